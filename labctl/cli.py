@@ -1,0 +1,252 @@
+"""labctl's command line: thin commands that parse, call, render and set the exit code.
+
+Heavy modules (yaml, ansible_runner, kubernetes) are imported inside the commands, so
+``labctl --help`` stays as quick as any Typer app.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from labctl import __version__
+from labctl.errors import LabctlError, UsageError
+
+if TYPE_CHECKING:
+    from labctl.inventory import Inventory
+    from labctl.runner import RunRequest, RunResult
+
+app = typer.Typer(
+    name="labctl",
+    help=(
+        "Build the chapter's Raspberry Pi Kubernetes lab with one command, then prove each "
+        "Service lesson (ExternalIP, NodePort, LoadBalancer, Headless, ExternalName, "
+        "None-Selector, Ingress) with curl and dig."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+UP_PARTS = ("prepare", "nfs", "cluster", "addons")
+
+InventoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--inventory",
+        "-i",
+        help="Inventory file. Default: $LABCTL_INVENTORY, ./inventory/hosts.yml, "
+        "then the one `labctl init` wrote.",
+        show_default=False,
+    ),
+]
+VerboseOpt = Annotated[
+    int,
+    typer.Option(
+        "--verbose", "-v", count=True, help="Stream Ansible's own output (-vv: more detail)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
+
+
+def _stdout() -> Console:
+    return Console()
+
+
+def _stderr() -> Console:
+    return Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"labctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """labctl: a Raspberry Pi Kubernetes lab, built and explained."""
+
+
+def load_inventory(path: Path | None) -> Inventory:
+    """Find and validate the inventory, or raise UsageError (exit 2) before any host is touched."""
+    from labctl import inventory
+
+    found = inventory.find(str(path) if path else None)
+    return inventory.load(found, inventory.known_settings())
+
+
+def run_playbook(request: RunRequest, title: str, json_out: bool = False) -> RunResult:
+    """Run with live progress (on stderr when JSON goes to stdout)."""
+    from labctl.progress import Progress
+    from labctl.runner import run
+
+    console = _stderr() if json_out else _stdout()
+    with Progress(console, title, verbose=request.verbosity > 0) as progress:
+        return run(request, observer=progress)
+
+
+def finish(result: RunResult, what: str, json_out: bool) -> None:
+    from labctl import report
+
+    if json_out:
+        typer.echo(report.result_json(result))
+        report.print_recap(_stderr(), result, what)
+    else:
+        report.print_recap(_stdout(), result, what)
+    raise typer.Exit(report.exit_code(result))
+
+
+def parse_parts(only: str | None) -> tuple[str, ...]:
+    if not only:
+        return ()
+    parts = tuple(p.strip() for p in only.split(",") if p.strip())
+    unknown = [p for p in parts if p not in UP_PARTS]
+    if unknown or not parts:
+        raise UsageError(
+            f"--only: unknown part {', '.join(unknown) or repr(only)}: "
+            f"choose from {','.join(UP_PARTS)}"
+        )
+    return parts
+
+
+# --- lab lifecycle ------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    inventory: InventoryOpt = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help="Run only these parts, comma-separated: prepare,nfs,cluster,addons.",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: VerboseOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build the whole lab: Pis, NFS node, kubeadm + flannel, MetalLB, ingress-nginx.
+
+    Safe to re-run: a converged lab reports changed=0. Use --only to run some parts.
+    """
+    from labctl import paths
+    from labctl.runner import RunRequest
+
+    parts = parse_parts(only)
+    inv = load_inventory(inventory)
+    request = RunRequest("up", "site.yml", inv.path, tags=parts, verbosity=verbose)
+    result = run_playbook(request, f"labctl up ({', '.join(parts) or 'everything'})", json_out)
+    if result.ok and paths.kubeconfig().is_file() and not json_out:
+        _stdout().print(f"kubeconfig: {paths.kubeconfig()}  (export KUBECONFIG=...)")
+    finish(result, "up", json_out)
+
+
+@app.command()
+def reset(
+    inventory: InventoryOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Run `kubeadm reset` on every node and remove the CNI leftovers (asks first)."""
+    from labctl.runner import RunRequest
+
+    inv = load_inventory(inventory)
+    names = ", ".join(h.name for h in [inv.master, *inv.workers])
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("reset needs confirmation: pass --yes to reset without asking")
+        typer.confirm(f"Reset Kubernetes on {names}? Pods and cluster state are lost", abort=True)
+    request = RunRequest(
+        "reset",
+        "reset.yml",
+        inv.path,
+        extravars={"lab_reset_confirmed": True},
+        verbosity=verbose,
+    )
+    finish(run_playbook(request, "labctl reset"), "reset", False)
+
+
+# --- first contact ------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Write hosts.yml into this folder instead of labctl's config folder.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write an inventory of the chapter's lab (4 Pis, subnet, MetalLB pool) to edit."""
+    from labctl.setup import write_inventory
+
+    written, default_location = write_inventory(directory, force)
+    out = _stdout()
+    out.print(f"wrote {written}", highlight=False)
+    out.print("Edit the addresses to match your Pis, then run:", highlight=False)
+    hint = "" if default_location else f" -i {written}"
+    out.print(f"  labctl trust{hint}\n  labctl doctor{hint}\n  labctl up{hint}", highlight=False)
+
+
+@app.command()
+def trust(
+    inventory: InventoryOpt = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Trust the scanned keys without asking.")
+    ] = False,
+) -> None:
+    """First contact: scan, show and remember each Pi's SSH host key.
+
+    The keys go into labctl's own known_hosts, which every run hands to SSH.
+    Host-key checking always stays on.
+    """
+    from labctl import paths, trust
+
+    inv = load_inventory(inventory)
+    out = _stdout()
+    scan = trust.scan(list(inv.hosts.values()))
+    for line in trust.describe(scan):
+        out.print(line, highlight=False, markup=False)
+    trust.refuse_changed(scan)
+    new = [k for k in scan if k.status == "new"]
+    if not new:
+        out.print(f"All hosts already trusted ({paths.known_hosts()}).", highlight=False)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("trust needs confirmation: pass --yes to trust the keys shown")
+        typer.confirm("Do these fingerprints match your Pis?", abort=True)
+    trust.remember(new)
+    out.print(f"Trusted {len(new)} key(s) in {paths.known_hosts()}.", highlight=False)
+
+
+# --- demos, add-ons and rendering ---------------------------------------------------------
+
+# --- diagnostics --------------------------------------------------------------------------
+
+
+def main() -> None:
+    """Console entry point: one clear line and a defined exit code for every known failure."""
+    try:
+        app()
+    except LabctlError as exc:
+        _stderr().print(f"labctl: {exc}", style="red", markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _stderr().print("labctl: interrupted", style="red")
+        sys.exit(130)

@@ -1,0 +1,277 @@
+"""Run a playbook through ansible-runner's Python API and collect what it proved.
+
+One private data dir per run under ``$XDG_STATE_HOME/labctl/runs/<time>-<command>/``. Events
+feed an observer (the live progress view); the result carries the per-host recap, the
+failures (host, task, message) and the ``set_stats`` data the play published.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from labctl import paths
+
+HOST_KEY_SIGNS = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed")
+
+
+class Observer(Protocol):
+    def on_event(self, event: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    command: str
+    playbook: str
+    inventory: Path | None
+    extravars: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    skip_tags: tuple[str, ...] = ()
+    limit: str | None = None
+    verbosity: int = 0
+
+
+@dataclass
+class HostRecap:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    rescued: int = 0
+    ignored: int = 0
+
+
+@dataclass(frozen=True)
+class Failure:
+    host: str
+    task: str
+    message: str
+    unreachable: bool = False
+
+    @property
+    def host_key_changed(self) -> bool:
+        return self.unreachable and any(sign in self.message for sign in HOST_KEY_SIGNS)
+
+
+@dataclass
+class RunResult:
+    rc: int
+    status: str
+    recap: dict[str, HostRecap]
+    failures: list[Failure]
+    stats: dict[str, Any]
+    artifacts: Path
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and not self.failures
+
+    @property
+    def changed(self) -> int:
+        return sum(r.changed for r in self.recap.values())
+
+
+@dataclass
+class Cancellation:
+    """Set by SIGINT/SIGTERM while a run is under way; ansible-runner polls it."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    @contextmanager
+    def installed(self) -> Iterator[Cancellation]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+
+        def handler(signum: int, frame: object) -> None:
+            self.event.set()
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def ansible_env(known_hosts: Path | None = None) -> dict[str, str]:
+    """The environment Ansible runs with: labctl's own Ansible, checks on, pipelining on."""
+    bindir = str(Path(sys.executable).parent)
+    root = paths.ansible_root()
+    hosts_files = [str(known_hosts or paths.known_hosts()), "~/.ssh/known_hosts"]
+    env = {
+        "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")]),
+        "ANSIBLE_ROLES_PATH": str(root / "roles"),
+        "ANSIBLE_FILTER_PLUGINS": str(root / "playbooks" / "filter_plugins"),
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_COMMON_ARGS": (
+            f"-o StrictHostKeyChecking=yes -o 'UserKnownHostsFile={' '.join(hosts_files)}'"
+        ),
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+    }
+    if sys.platform == "darwin":
+        # Ansible forks its workers; macOS's Objective-C runtime aborts forked children otherwise.
+        env["OBJC_DISABLE_INITIALIZE_FORK_SAFETY"] = "YES"
+    return env
+
+
+def new_run_dir(command: str, now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in command)
+    run_dir = paths.runs_dir() / f"{stamp}-{safe}"
+    run_dir.mkdir(parents=True, mode=0o700)
+    return run_dir
+
+
+def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+class _Collector:
+    """Turns the event stream into failures and stats, and forwards it to the observer."""
+
+    def __init__(self, observer: Observer | None) -> None:
+        self.observer = observer
+        self.failures: list[Failure] = []
+        self.stats_event: dict[str, Any] = {}
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        if kind == "runner_on_failed" and not data.get("ignore_errors"):
+            self.failures.append(Failure(data.get("host", "?"), _task(data), _message(data)))
+        elif kind == "runner_on_unreachable":
+            self.failures.append(
+                Failure(data.get("host", "?"), _task(data), _message(data), unreachable=True)
+            )
+        elif kind == "playbook_on_stats":
+            self.stats_event = data
+        if self.observer is not None:
+            self.observer.on_event(event)
+        return True
+
+
+def _task(data: Mapping[str, Any]) -> str:
+    return str(data.get("task") or data.get("task_action") or "?").strip()
+
+
+def _message(data: Mapping[str, Any]) -> str:
+    res = data.get("res") or {}
+    if not isinstance(res, dict):
+        return str(res)
+    if res.get("censored"):
+        return "the task failed; its output is hidden (no_log) because it handles secrets"
+    for key in ("msg", "stderr", "module_stderr", "stdout"):
+        value = res.get(key)
+        if value:
+            text = str(value).strip()
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            return " ".join(lines[-3:]) if key != "msg" else text
+    if res.get("rc") not in (None, 0):
+        return f"exit code {res['rc']}"
+    return "failed"
+
+
+def _recap(stats: Mapping[str, Any]) -> dict[str, HostRecap]:
+    mapping = {
+        "ok": "ok",
+        "changed": "changed",
+        "failures": "failed",
+        "dark": "unreachable",
+        "skipped": "skipped",
+        "rescued": "rescued",
+        "ignored": "ignored",
+    }
+    recap: dict[str, HostRecap] = {}
+    for source, target in mapping.items():
+        for host, count in (stats.get(source) or {}).items():
+            setattr(recap.setdefault(host, HostRecap()), target, int(count))
+    return recap
+
+
+def run(
+    request: RunRequest,
+    observer: Observer | None = None,
+    cancellation: Cancellation | None = None,
+) -> RunResult:
+    """Run ``request`` and return what happened. Never raises for a failed play."""
+    import ansible_runner  # heavy: imported only when a run really starts
+
+    root = paths.ansible_root()
+    run_dir = new_run_dir(request.command)
+    started = datetime.now(UTC).isoformat()
+    cancel = cancellation or Cancellation()
+    collector = _Collector(observer)
+    binary = Path(sys.executable).parent / "ansible-playbook"
+    extravars = {"lab_kubeconfig": str(paths.kubeconfig()), **request.extravars}
+    kwargs: dict[str, Any] = {
+        "private_data_dir": str(run_dir),
+        "project_dir": str(root / "playbooks"),
+        "playbook": request.playbook,
+        "extravars": extravars,
+        "envvars": ansible_env(),
+        "suppress_env_files": True,
+        "quiet": True,
+        "event_handler": collector,
+        "cancel_callback": cancel.is_set,
+        "ident": "run",
+        "verbosity": max(request.verbosity - 1, 0) or None,
+    }
+    if binary.exists():
+        kwargs["binary"] = str(binary)
+    if request.inventory is not None:
+        kwargs["inventory"] = str(request.inventory.resolve())
+    if request.tags:
+        kwargs["tags"] = ",".join(request.tags)
+    if request.skip_tags:
+        kwargs["skip_tags"] = ",".join(request.skip_tags)
+    if request.limit:
+        kwargs["limit"] = request.limit
+    with cancel.installed():
+        runner = ansible_runner.run(**kwargs)
+    status = str(getattr(runner, "status", "failed"))
+    cancelled = status == "canceled" or cancel.is_set()
+    stats = collector.stats_event
+    result = RunResult(
+        rc=int(getattr(runner, "rc", 1) or 0),
+        status="canceled" if cancelled else status,
+        recap=_recap(stats),
+        failures=collector.failures,
+        stats=dict(stats.get("artifact_data") or {}),
+        artifacts=run_dir / "artifacts" / "run",
+        cancelled=cancelled,
+    )
+    _write_json_atomic(
+        run_dir / "labctl-run.json",
+        {
+            "command": request.command,
+            "playbook": request.playbook,
+            "status": result.status,
+            "rc": result.rc,
+            "started": started,
+            "finished": datetime.now(UTC).isoformat(),
+            "failures": [f.__dict__ for f in result.failures],
+        },
+    )
+    return result
