@@ -245,8 +245,8 @@ def main() -> None:
     try:
         app()
     except LabctlError as exc:
-        _stderr().print(f"labctl: {exc}", style="red", markup=False, highlight=False)
+        typer.secho(f"labctl: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        _stderr().print("labctl: interrupted", style="red")
+        typer.secho("labctl: interrupted", fg="red", err=True)
         sys.exit(130)

@@ -1,0 +1,267 @@
+"""The bad-input matrix: each kind exits 2 with one clear line, no traceback, no host touched.
+
+Addresses are on the loopback range (127.77.9.0/24): even a broken validation could send
+nothing off this machine.
+
+Every case runs the real console script in a clean environment. "No host touched" is proven
+by the state dir: any play would have created a run directory there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LABCTL = str(Path(sys.executable).parent / "labctl")
+
+GOOD = """\
+all:
+  children:
+    lab:
+      children:
+        master:
+          hosts:
+            raspi001: {ansible_host: 127.77.9.11}
+        workers:
+          hosts:
+            raspi002: {ansible_host: 127.77.9.12}
+            raspi003: {ansible_host: 127.77.9.13}
+        nfs:
+          hosts:
+            nfspi: {ansible_host: 127.77.9.20}
+      vars:
+        lab_subnet: 127.77.9.0/24
+        metallb_addresses: [127.77.9.100-127.77.9.200]
+"""
+
+
+def variant(old: str, new: str) -> str:
+    assert old in GOOD, old
+    return GOOD.replace(old, new)
+
+
+CASES = [
+    # id, inventory text, the words the one line must carry
+    ("malformed-yaml", GOOD.replace("      vars:", "     vars: ["), ["YAML syntax error", ":"]),
+    ("empty-file", "", ["empty", "labctl init"]),
+    ("not-a-mapping", "- raspi001\n- raspi002\n", ["mapping of groups"]),
+    (
+        "unknown-group-key",
+        variant("          hosts:\n            raspi001", "          host:\n            raspi001"),
+        ["master.host", "did you mean 'hosts'"],
+    ),
+    (
+        "missing-workers",
+        variant(
+            "        workers:\n          hosts:\n            raspi002: {ansible_host: 127.77.9.12}\n"
+            "            raspi003: {ansible_host: 127.77.9.13}\n",
+            "",
+        ),
+        ["missing group 'workers'"],
+    ),
+    (
+        "two-masters",
+        variant(
+            "raspi001: {ansible_host: 127.77.9.11}",
+            "raspi001: {ansible_host: 127.77.9.11}\n            raspi009: {ansible_host: 127.77.9.19}",
+        ),
+        ["exactly one host, found 2"],
+    ),
+    (
+        "no-worker",
+        variant(
+            "          hosts:\n            raspi002: {ansible_host: 127.77.9.12}\n"
+            "            raspi003: {ansible_host: 127.77.9.13}\n",
+            "          hosts: {}\n",
+        ),
+        ["at least one worker"],
+    ),
+    (
+        "duplicate-address",
+        variant("raspi003: {ansible_host: 127.77.9.13}", "raspi003: {ansible_host: 127.77.9.12}"),
+        ["raspi003.ansible_host", "also raspi002's"],
+    ),
+    (
+        "duplicate-name",
+        variant("raspi003: {ansible_host: 127.77.9.13}", "raspi001: {ansible_host: 127.77.9.13}"),
+        ["raspi001", "both master and worker"],
+    ),
+    (
+        "invalid-address",
+        variant("127.77.9.13}", "127.77.9.313}"),
+        ["raspi003.ansible_host", "not an IPv4 address"],
+    ),
+    (
+        "missing-address",
+        variant("raspi003: {ansible_host: 127.77.9.13}", "raspi003: {}"),
+        ["raspi003.ansible_host", "missing"],
+    ),
+    (
+        "subnet-host-bits",
+        variant("lab_subnet: 127.77.9.0/24", "lab_subnet: 127.77.9.0/8"),
+        ["lab_subnet", "did you mean 127.77.9.0/24"],
+    ),
+    (
+        "host-outside-subnet",
+        variant("raspi003: {ansible_host: 127.77.9.13}", "raspi003: {ansible_host: 127.77.8.13}"),
+        ["outside lab_subnet 127.77.9.0/24"],
+    ),
+    (
+        "pool-overlaps-node",
+        variant("[127.77.9.100-127.77.9.200]", "[127.77.9.10-127.77.9.30]"),
+        ["metallb_addresses", "raspi001", "inside the MetalLB pool"],
+    ),
+    (
+        "pool-outside-subnet",
+        variant("[127.77.9.100-127.77.9.200]", "[127.77.10.100-127.77.10.200]"),
+        ["metallb_addresses", "outside lab_subnet"],
+    ),
+    (
+        "pool-wrong-type",
+        variant("[127.77.9.100-127.77.9.200]", "127.77.9.100-127.77.9.200"),
+        ["metallb_addresses", "YAML list"],
+    ),
+    (
+        "pool-reversed-range",
+        variant("[127.77.9.100-127.77.9.200]", "[127.77.9.200-127.77.9.100]"),
+        ["ends before it starts"],
+    ),
+    (
+        "nodeport-out-of-range",
+        variant("        lab_subnet:", "        service_demo_nodeport: 8080\n        lab_subnet:"),
+        ["service_demo_nodeport", "30000-32767"],
+    ),
+    (
+        "nodeport-wrong-type",
+        variant(
+            "        lab_subnet:", "        service_demo_nodeport: '30080'\n        lab_subnet:"
+        ),
+        ["service_demo_nodeport", "whole number"],
+    ),
+    (
+        "unknown-setting-typo",
+        variant("lab_subnet: 127.77.9.0/24", "lab_subnet: 127.77.9.0/24\n        lab_subent: x"),
+        ["lab_subent", "did you mean 'lab_subnet'"],
+    ),
+    (
+        "bad-ssh-port",
+        variant(
+            "raspi003: {ansible_host: 127.77.9.13}",
+            "raspi003: {ansible_host: 127.77.9.13, ansible_port: 70000}",
+        ),
+        ["raspi003.ansible_port", "TCP port"],
+    ),
+    (
+        "two-nfs-nodes",
+        variant(
+            "nfspi: {ansible_host: 127.77.9.20}",
+            "nfspi: {ansible_host: 127.77.9.20}\n            nfspi2: {ansible_host: 127.77.9.21}",
+        ),
+        ["at most one NFS node"],
+    ),
+]
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABCTL_", "XDG_"))}
+    env.update(
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        HOME=str(tmp_path / "home"),
+        COLUMNS="200",
+    )
+    return env
+
+
+def labctl(
+    args: list[str], env: dict[str, str], cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [LABCTL, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    return proc, time.monotonic() - start
+
+
+def assert_one_clear_line(proc: subprocess.CompletedProcess[str], words: list[str]) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize(("name", "text", "words"), CASES, ids=[c[0] for c in CASES])
+def test_bad_inventory_exits_2_before_any_host(name, text, words, tmp_path, clean_env):
+    bad = tmp_path / "hosts.yml"
+    bad.write_text(text)
+    proc, took = labctl(["up", "-i", str(bad), "--only", "prepare"], clean_env, tmp_path)
+    assert_one_clear_line(proc, [str(bad), *words])
+    assert took < 5, f"took {took:.1f}s"
+    assert not (tmp_path / "state" / "labctl" / "runs").exists(), "a play ran"
+
+
+def test_the_good_inventory_passes_validation(tmp_path):
+    from labctl import inventory
+
+    path = tmp_path / "hosts.yml"
+    path.write_text(GOOD)
+    inv = inventory.load(path, inventory.known_settings())
+    assert inv.master.name == "raspi001"
+    assert [h.name for h in inv.workers] == ["raspi002", "raspi003"]
+    assert inv.nfs is not None and str(inv.nfs.address) == "127.77.9.20"
+    assert str(inv.subnet) == "127.77.9.0/24"
+
+
+def test_shipped_chapter_inventory_is_valid():
+    from labctl import inventory, paths
+
+    inv = inventory.load(
+        paths.ansible_root() / "inventory" / "hosts.yml", inventory.known_settings()
+    )
+    assert {h.name: str(h.address) for h in inv.hosts.values()} == {
+        "raspi001": "192.168.3.32",
+        "raspi002": "192.168.3.33",
+        "raspi003": "192.168.3.34",
+        "nfspi": "192.168.3.35",
+    }
+    assert next(str(n) for n in inv.pool).startswith("192.168.3.100")
+
+
+def test_unknown_only_part(tmp_path, clean_env):
+    good = tmp_path / "hosts.yml"
+    good.write_text(GOOD)
+    proc, _ = labctl(["up", "-i", str(good), "--only", "prepare,kubelet"], clean_env, tmp_path)
+    assert_one_clear_line(proc, ["--only", "kubelet", "prepare,nfs,cluster,addons"])
+
+
+def test_missing_inventory_file(tmp_path, clean_env):
+    proc, _ = labctl(["up", "-i", str(tmp_path / "nope.yml")], clean_env, tmp_path)
+    assert_one_clear_line(proc, ["nope.yml", "not found"])
+
+
+def test_no_inventory_anywhere_suggests_init(tmp_path, clean_env):
+    proc, _ = labctl(["up"], clean_env, tmp_path)
+    assert_one_clear_line(proc, ["no inventory found", "labctl init"])
+
+
+def test_env_inventory_is_used(tmp_path, clean_env):
+    clean_env["LABCTL_INVENTORY"] = str(tmp_path / "from-env.yml")
+    proc, _ = labctl(["up"], clean_env, tmp_path)
+    assert_one_clear_line(proc, ["from-env.yml", "LABCTL_INVENTORY"])
+
+
+def test_reset_without_yes_and_without_terminal_refuses(tmp_path, clean_env):
+    good = tmp_path / "hosts.yml"
+    good.write_text(GOOD)
+    proc, _ = labctl(["reset", "-i", str(good)], clean_env, tmp_path)
+    assert_one_clear_line(proc, ["--yes"])
+    assert not (tmp_path / "state" / "labctl" / "runs").exists()
