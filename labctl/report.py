@@ -46,8 +46,14 @@ def failure_lines(result: RunResult) -> list[str]:
         lines.append(f"{what} {failure.host} · task '{failure.task}': {failure.message}")
         if failure.host_key_changed:
             lines.append(
-                f"  the SSH host key of {failure.host} is not the one labctl trusted: if you "
-                f"reflashed that Pi, run `labctl trust` again; otherwise do not connect to it"
+                f"  the SSH host key of {failure.host} changed since labctl trusted it: if you "
+                "reflashed that Pi, run `labctl trust` to review the new key; otherwise do not "
+                "connect to it"
+            )
+        elif failure.host_key_unknown:
+            lines.append(
+                f"  labctl does not know the SSH host key of {failure.host} yet: run "
+                "`labctl trust` to review and remember it"
             )
     return lines
 

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 from labctl import paths
 
-HOST_KEY_SIGNS = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification failed")
+HOST_KEY_CHANGED = "REMOTE HOST IDENTIFICATION HAS CHANGED"
+HOST_KEY_UNVERIFIED = "Host key verification failed"
 
 
 class Observer(Protocol):
@@ -60,7 +61,13 @@ class Failure:
 
     @property
     def host_key_changed(self) -> bool:
-        return self.unreachable and any(sign in self.message for sign in HOST_KEY_SIGNS)
+        return self.unreachable and HOST_KEY_CHANGED in self.message
+
+    @property
+    def host_key_unknown(self) -> bool:
+        return (
+            self.unreachable and not self.host_key_changed and HOST_KEY_UNVERIFIED in self.message
+        )
 
 
 @dataclass
