@@ -237,6 +237,72 @@ def trust(
 
 # --- demos, add-ons and rendering ---------------------------------------------------------
 
+
+def inventory_or_chapter(path: Path | None) -> Path:
+    """The user's inventory, or (for commands that touch no host) the chapter's lab."""
+    from labctl import paths
+
+    try:
+        return load_inventory(path).path
+    except UsageError as exc:
+        if path is not None or "no inventory found" not in str(exc):
+            raise
+        return paths.ansible_root() / "inventory" / "hosts.yml"
+
+
+CatalogueOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalogue",
+        envvar="LABCTL_CATALOGUE",
+        help="A demo catalogue of your own (default: the chapter's seven demos).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def render(
+    name: Annotated[
+        str, typer.Argument(help="A demo (see `labctl demo list`), metallb or ingress-nginx.")
+    ],
+    inventory: InventoryOpt = None,
+    upstream: Annotated[
+        bool,
+        typer.Option(
+            "--upstream",
+            help="Add-ons only: fetch the pinned upstream manifest (sha256-checked), "
+            "transform it as `labctl up` would, and print it too.",
+        ),
+    ] = False,
+    addon_version: Annotated[
+        str | None,
+        typer.Option(
+            "--addon-version",
+            help="Add-ons only: the release to render (e.g. 0.16.1).",
+            show_default=False,
+        ),
+    ] = None,
+    arch: Annotated[
+        str, typer.Option("--arch", help="Add-ons with --upstream: the nodes' architecture.")
+    ] = "aarch64",
+    catalogue: CatalogueOpt = None,
+) -> None:
+    """Print, as YAML, every object labctl would apply for NAME. No cluster needed."""
+    from labctl import render as rendering
+
+    valid = rendering.names(catalogue)
+    if name not in valid:
+        raise UsageError(f"unknown name {name!r}: choose one of {', '.join(valid)}")
+    extravars = rendering.extravars(name, addon_version, catalogue)
+    if upstream and name not in rendering.ADDON_ROLES:
+        raise UsageError(f"--upstream applies to add-ons only ({', '.join(rendering.ADDON_ROLES)})")
+    objects = rendering.render_objects(name, inventory_or_chapter(inventory), extravars)
+    if upstream:
+        objects = rendering.upstream(name, addon_version, arch) + objects
+    typer.echo(rendering.to_yaml(objects), nl=False)
+
+
 # --- diagnostics --------------------------------------------------------------------------
 
 

@@ -12,10 +12,39 @@ from typing import Any
 
 import yaml
 
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, UsageError
 from labctl.runner import RunRequest, run
 
 ADDON_ROLES = {"metallb": "metallb", "ingress-nginx": "ingress_nginx"}
+
+
+def names(catalogue: Path | None = None) -> list[str]:
+    """Every name `labctl render` knows: the demos of the catalogue, then the add-ons."""
+    from labctl import catalogue as demos
+
+    return [*demos.load(catalogue).names(), *ADDON_ROLES]
+
+
+def extravars(name: str, addon_version: str | None, catalogue: Path | None) -> dict[str, Any]:
+    """Variables for the render play; an unknown add-on version is bad input (exit 2)."""
+    extra: dict[str, Any] = {}
+    if catalogue is not None:
+        extra["service_demo_catalogue"] = str(catalogue.resolve())
+    if addon_version is not None:
+        if name not in ADDON_ROLES:
+            raise UsageError("--addon-version applies to add-ons only (metallb, ingress-nginx)")
+        from labctl import manifests
+
+        role, prefix = manifests.ADDONS[name]
+        chosen, _ = manifests.release(manifests.role_defaults(role), prefix, addon_version)
+        extra[f"{prefix}_version"] = chosen
+    return extra
+
+
+def upstream(name: str, version: str | None, arch: str) -> list[dict[str, Any]]:
+    from labctl import manifests
+
+    return manifests.upstream_objects(name, version, arch)
 
 
 def role_for(name: str) -> str:
@@ -39,5 +68,19 @@ def render_objects(
     return objects
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (a ConfigMap's config, an index page) print as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:
-    return yaml.safe_dump_all(list(objects), sort_keys=False, explicit_start=True)
+    return yaml.dump_all(
+        list(objects), Dumper=_Dumper, sort_keys=False, explicit_start=True, width=100
+    )

@@ -179,6 +179,18 @@ class _Collector:
         return True
 
 
+def _drop_environment(command_file: Path) -> None:
+    """ansible-runner records the whole process environment next to the command line; the
+    user's environment may hold unrelated secrets, so keep only the command and its folder."""
+    try:
+        recorded = json.loads(command_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(recorded, dict) and "env" in recorded:
+        recorded["env"] = {k: v for k, v in recorded["env"].items() if k.startswith("ANSIBLE_")}
+        _write_json_atomic(command_file, recorded)
+
+
 def _task(data: Mapping[str, Any]) -> str:
     return str(data.get("task") or data.get("task_action") or "?").strip()
 
@@ -230,7 +242,6 @@ def run(
     started = datetime.now(UTC).isoformat()
     cancel = cancellation or Cancellation()
     collector = _Collector(observer)
-    binary = Path(sys.executable).parent / "ansible-playbook"
     extravars = {"lab_kubeconfig": str(paths.kubeconfig()), **request.extravars}
     kwargs: dict[str, Any] = {
         "private_data_dir": str(run_dir),
@@ -245,8 +256,6 @@ def run(
         "ident": "run",
         "verbosity": max(request.verbosity - 1, 0) or None,
     }
-    if binary.exists():
-        kwargs["binary"] = str(binary)
     if request.inventory is not None:
         kwargs["inventory"] = str(request.inventory.resolve())
     if request.tags:
@@ -260,6 +269,7 @@ def run(
     status = str(getattr(runner, "status", "failed"))
     cancelled = status == "canceled" or cancel.is_set()
     stats = collector.stats_event
+    _drop_environment(run_dir / "artifacts" / "run" / "command")
     result = RunResult(
         rc=int(getattr(runner, "rc", 1) or 0),
         status="canceled" if cancelled else status,

@@ -1,0 +1,117 @@
+"""Failure handling you can trust, proven against stand-in Pis over real SSH.
+
+- a worker that goes away mid-run is named unreachable with its task, the run exits 1, and a
+  re-run converges once it is back;
+- Ctrl-C (SIGINT) cancels ansible-runner cleanly: exit 130, the run is recorded as cancelled,
+  and no half-written file is left in labctl's state dir;
+- a re-run of a converged lab changes nothing, and the recap says so.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+LABCTL = str(Path(sys.executable).parent / "labctl")
+
+
+def start_up(lab, *parts: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [LABCTL, "up", "--only", ",".join(parts)],
+        env={**lab.env(), "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 300) -> list[str]:
+    """Read the plain progress lines until one contains ``needle``."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line.rstrip())
+        if needle in line:
+            return seen
+    raise AssertionError(f"never saw {needle!r}; output so far:\n" + "\n".join(seen))
+
+
+def run_dirs(lab) -> list[Path]:
+    return sorted((lab.state_home / "labctl" / "runs").iterdir())
+
+
+def test_worker_lost_mid_run_is_named_and_rerun_converges(fresh_standins):
+    lab = fresh_standins("raspi001", "raspi002", "raspi003")
+    proc = start_up(lab, "prepare")
+    wait_for_line(proc, "PLAY Prepare")
+    wait_for_line(proc, "  ")  # the first task of the play has started
+    lab.stop("raspi003")
+    out, _ = proc.communicate(timeout=900)
+    assert proc.returncode == 1, out
+    unreachable = [ln for ln in out.splitlines() if ln.startswith("UNREACHABLE raspi003")]
+    assert unreachable, out
+    assert "· task '" in unreachable[0]
+    assert "up: failed" in out
+    record = json.loads((run_dirs(lab)[-1] / "labctl-run.json").read_text())
+    assert record["status"] == "failed"
+    assert any(f["host"] == "raspi003" and f["unreachable"] for f in record["failures"])
+
+    lab.start("raspi003")
+    again = subprocess.run(
+        [LABCTL, "up", "--only", "prepare"],
+        env={**lab.env(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "up: ok" in again.stdout
+
+
+def test_sigint_cancels_cleanly(fresh_standins):
+    lab = fresh_standins("raspi001", "raspi002")
+    proc = start_up(lab, "prepare")
+    wait_for_line(proc, "PLAY Prepare")
+    wait_for_line(proc, "  ")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out
+    assert "interrupted" in out
+    record = json.loads((run_dirs(lab)[-1] / "labctl-run.json").read_text())
+    assert record["status"] == "canceled"
+    leftovers = [p for p in (lab.state_home / "labctl").rglob("*.tmp")]
+    assert leftovers == []
+    # the kubeconfig is only ever written whole (Ansible's copy is an atomic rename)
+    assert not (lab.state_home / "labctl" / "kubeconfig").exists()
+
+
+def test_converged_rerun_changes_nothing(standins):
+    first = subprocess.run(
+        [LABCTL, "up", "--only", "prepare,nfs", "--json"],
+        env=standins.env(),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = subprocess.run(
+        [LABCTL, "up", "--only", "prepare,nfs", "--json"],
+        env=standins.env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    body = json.loads(second.stdout)
+    assert body["status"] == "ok"
+    assert body["changed"] == 0, body["recap"]
+    assert set(body["recap"]) >= {"raspi001", "raspi002", "raspi003", "nfspi"}
+    assert "nothing changed (changed=0)" in second.stderr
