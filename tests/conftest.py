@@ -1,0 +1,76 @@
+"""Shared pytest fixtures: the stand-in Raspberry Pis (see tests/standins.py).
+
+- ``standins`` (session): the four stand-ins of CONTRIBUTING.md on network ``labctl-test``
+  (10.77.1.0/24). Tests may configure them; later tests see that state.
+- ``fresh_standins`` (factory, function scope): ``fresh_standins("raspi001", ...)`` gives
+  unconfigured stand-ins on a network of their own, removed when the test ends.
+
+Both give a ``StandinLab``: ``inventory_path``, ``known_hosts_path``, ``private_key_path``,
+``env()`` (XDG dirs + LABCTL_INVENTORY for running labctl), ``ansible_env()``,
+``exec(host, *cmd)``, ``ssh(host, command)``, ``stop(host)``, ``start(host)``,
+``regenerate_host_key(host)``, ``refresh_known_hosts()``.
+
+Without Docker or the image the tests using them are skipped with the reason, unless
+``LABCTL_REQUIRE_DOCKER=1`` (CI), where they fail instead. Tests using them are marked
+``docker`` automatically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+from standins import HOSTS, StandinLab, docker_problem, fresh_lab, session_lab, session_lock
+
+STANDIN_FIXTURES = {"standins", "fresh_standins"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if STANDIN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def docker_available() -> None:
+    """Skip (or, with LABCTL_REQUIRE_DOCKER=1, fail) when the stand-ins cannot run here."""
+    problem = docker_problem()
+    if problem is None:
+        return
+    if os.environ.get("LABCTL_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"LABCTL_REQUIRE_DOCKER=1 but {problem}", pytrace=False)
+    pytest.skip(f"stand-in Pis unavailable: {problem}")
+
+
+@pytest.fixture(scope="session")
+def standins(
+    docker_available: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StandinLab]:
+    """The session's four stand-in Pis (raspi001..003, nfspi), booted and trusted."""
+    with session_lock():
+        lab = session_lab(tmp_path_factory.mktemp("standins"))
+        lab.up()
+        try:
+            yield lab
+        finally:
+            lab.down()
+
+
+@pytest.fixture
+def fresh_standins(
+    docker_available: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., StandinLab]]:
+    """Factory of unconfigured stand-ins: ``fresh_standins("raspi001")`` (default: all four)."""
+    labs: list[StandinLab] = []
+
+    def make(*hosts: str) -> StandinLab:
+        lab = fresh_lab(tmp_path_factory.mktemp("fresh"), hosts or tuple(HOSTS))
+        labs.append(lab)
+        return lab.up()
+
+    try:
+        yield make
+    finally:
+        for lab in labs:
+            lab.down()
