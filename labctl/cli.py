@@ -303,7 +303,100 @@ def render(
     typer.echo(rendering.to_yaml(objects), nl=False)
 
 
+@app.command()
+def demo(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A demo (see `labctl demo list`), all, list, or clean [NAME].",
+            show_default=False,
+        ),
+    ],
+    target: Annotated[
+        str | None,
+        typer.Argument(help="With clean: the demo to clean (default: all).", show_default=False),
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Explain the demo and how labctl differs; no run.")
+    ] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the demo's objects after the checks.")
+    ] = False,
+    catalogue: CatalogueOpt = None,
+    inventory: InventoryOpt = None,
+    verbose: VerboseOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply a Service demo, verify it with curl and dig, report, clean up.
+
+    `labctl demo list` lists the demos; `labctl demo all` runs every one;
+    `labctl demo clean [NAME]` removes what demos created.
+    """
+    from labctl import catalogue as catalogues
+    from labctl import demo as demos
+
+    cat = catalogues.load(catalogue)
+    out = _stdout()
+    if target is not None and name != "clean":
+        raise UsageError(f"unexpected argument {target!r}: only `labctl demo clean` takes a NAME")
+    if name == "list":
+        if json_out:
+            typer.echo(demos.catalogue_json(cat))
+        else:
+            demos.print_list(out, cat)
+        return
+    if name == "clean":
+        chosen = target or "all"
+        cat.select(chosen)
+        inv = load_inventory(inventory)
+        request = demos.clean_request(chosen, cat, inv.path, verbose)
+        finish(run_playbook(request, f"labctl demo clean {chosen}", json_out), "clean", json_out)
+    selected = cat.select(name)
+    if explain:
+        if json_out:
+            typer.echo(demos.catalogue_json(cat, selected))
+        else:
+            for one in selected:
+                out.print(demos.explain_text(one), highlight=False, markup=False)
+        return
+    inv = load_inventory(inventory)
+    request = demos.run_request(name, cat, inv.path, keep, verbose)
+    result = run_playbook(request, f"labctl demo {name}", json_out)
+    report = demos.build_report(selected, result)
+    if json_out:
+        typer.echo(demos.to_json(report))
+    demos.print_report(_stderr() if json_out else out, report)
+    raise typer.Exit(report.exit_code())
+
+
 # --- diagnostics --------------------------------------------------------------------------
+
+
+@app.command()
+def status(json_out: JsonOpt = False) -> None:
+    """Show the lab's cluster now: nodes, add-ons, and the demo objects present."""
+    import json
+
+    from rich.table import Table
+
+    from labctl import paths
+    from labctl import status as lab_status
+
+    found = lab_status.collect(paths.kubeconfig())
+    if json_out:
+        typer.echo(json.dumps(found.as_dict(), indent=2))
+        return
+    out = _stdout()
+    table = Table(title="Nodes", title_justify="left")
+    for column in ("name", "ready", "version", "architecture"):
+        table.add_column(column)
+    for node in found.nodes:
+        table.add_row(*(str(node[c]) for c in ("name", "ready", "version", "architecture")))
+    out.print(table)
+    for addon, state in found.addons.items():
+        out.print(f"{addon}: {state}", highlight=False)
+    out.print(f"demo objects: {', '.join(found.demo_objects) or 'none'}", highlight=False)
+
 
 
 def main() -> None:
