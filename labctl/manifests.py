@@ -243,6 +243,8 @@ def map_image(
     parsed = ImageRef.parse(ref)
     if parsed.name in images:
         return images[parsed.name]
+    if not arch_suffix and not registry:
+        return ref
     if arch_suffix:
         if not re.fullmatch(r"[a-z0-9]+", arch_suffix):
             raise PinError(f"architecture suffix {arch_suffix!r} is not a plain name like arm64")

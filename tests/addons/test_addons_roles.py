@@ -1,0 +1,192 @@
+"""The metallb and ingress_nginx roles, run by real ansible-playbook on this machine.
+
+- ``tasks/objects.yml`` of each role renders what labctl authors (no cluster); every object
+  validates strictly against the ``kubernetes_version`` schema.
+- ``playbooks/addons.yml`` runs with ``--skip-tags needs_kubeadm`` (no cluster here) against
+  two inventory hosts that are this machine (local connection): node facts, architecture
+  checks and the sha256-pinned pipeline through the filter plugin, fed by a real HTTP server
+  on 127.0.0.1 serving the small manifests of addons_fixtures. Everything tagged
+  needs_kubeadm (crictl pulls, mode-switch check, apply, waits) can only be read here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from addons_fixtures import INGRESS, METALLB_073, sha256
+from addons_schema import schema_version, validate
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+POOL = ["10.77.9.100-10.77.9.110", "10.77.9.128/28"]
+
+
+def ansible_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(
+        ANSIBLE_ROLES_PATH=str(REPO / "roles"),
+        ANSIBLE_FILTER_PLUGINS=str(REPO / "playbooks/filter_plugins"),
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+def play(tmp_path: Path, playbook: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), str(playbook), *args],
+        env=ansible_env(tmp_path), capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def render(tmp_path: Path, role: str, extra: dict) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    book = tmp_path / f"render-{role}.yml"
+    book.write_text(yaml.safe_dump([{
+        "name": "Render what labctl authors",
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "tasks": [
+            {"name": "Objects", "ansible.builtin.include_role": {"name": role,
+                                                                "tasks_from": "objects"}},
+            {"name": "Write them out", "ansible.builtin.copy": {
+                "content": "{{ " + role + "_objects | to_json }}",
+                "dest": str(out / f"{role}.json"), "mode": "0644"}},
+        ],
+    }]))
+    vars_file = tmp_path / f"vars-{role}.json"
+    vars_file.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **extra}))
+    return play(tmp_path, book, "-i", "localhost,", "-e", f"@{vars_file}"), out / f"{role}.json"
+
+
+def test_metallb_073_pool_is_the_chapters_configmap(tmp_path):
+    result, out = render(tmp_path, "metallb", {"metallb_addresses": POOL})
+    assert result.returncode == 0, result.stdout + result.stderr
+    (cm,) = json.loads(out.read_text())
+    assert (cm["kind"], cm["metadata"]["name"], cm["metadata"]["namespace"]) == (
+        "ConfigMap", "config", "metallb-system")
+    assert yaml.safe_load(cm["data"]["config"]) == {
+        "address-pools": [{"name": "default", "protocol": "layer2", "addresses": POOL}]}
+    assert validate(cm) == schema_version()
+
+
+def test_metallb_current_pool_is_ipaddresspool_and_l2advertisement(tmp_path):
+    result, out = render(tmp_path, "metallb", {"metallb_addresses": POOL,
+                                               "metallb_version": "0.16.1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    pool, l2 = json.loads(out.read_text())
+    assert pool["kind"] == "IPAddressPool" and pool["spec"]["addresses"] == POOL
+    assert l2["kind"] == "L2Advertisement" and l2["spec"]["ipAddressPools"] == ["default"]
+    for obj in (pool, l2):
+        assert obj["metadata"]["namespace"] == "metallb-system"
+        validate(obj)
+
+
+def test_ingress_nodeport_service_validates(tmp_path):
+    result, out = render(tmp_path, "ingress_nginx", {"ingress_nginx_http_nodeport": 30111})
+    assert result.returncode == 0, result.stdout + result.stderr
+    (svc,) = json.loads(out.read_text())
+    assert svc["spec"]["type"] == "NodePort"
+    assert {p["name"]: p["nodePort"] for p in svc["spec"]["ports"]} == {"http": 30111,
+                                                                        "https": 30443}
+    validate(svc)
+
+
+@pytest.mark.parametrize(("role", "extra", "message"), [
+    ("metallb", {"metallb_addresses": POOL, "metallb_version": "0.9.9"},
+     "unknown metallb_version 0.9.9: labctl pins 0.7.3, 0.16.1"),
+    ("metallb", {}, "metallb_addresses"),
+    ("ingress_nginx", {"ingress_nginx_version": "0.24.1"}, "unknown ingress_nginx_version 0.24.1"),
+    ("ingress_nginx", {"ingress_nginx_https_nodeport": 443}, "node port 443 for 'https' is outside"),
+    ("ingress_nginx", {"ingress_nginx_class_name": "traefik"}, "not the IngressClass"),
+])
+def test_bad_input_stops_the_render_with_a_clear_message(tmp_path, role, extra, message):
+    result, out = render(tmp_path, role, extra)
+    assert result.returncode != 0
+    assert message in result.stdout, result.stdout
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------------------
+# playbooks/addons.yml without a cluster
+
+
+def addons_inventory(tmp_path: Path, **host_vars: dict) -> Path:
+    inv = {"lab": {
+        "children": {
+            "master": {"hosts": {"raspi001": host_vars.get("raspi001") or {}}},
+            "workers": {"hosts": {"raspi002": host_vars.get("raspi002") or {}}},
+        },
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                 "metallb_addresses": POOL},
+    }}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inv))
+    return path
+
+
+def local_pins(tmp_path: Path, server, metallb_body: str = METALLB_073,
+               ingress_body: str = INGRESS) -> Path:
+    """Extra vars pointing every pinned release at the local server (the sha256 is always
+    that of the manifest written in the tests: a different body means a mismatch)."""
+    pins = {}
+    for role, key, body, good in (("metallb", "metallb_releases", metallb_body, METALLB_073),
+                                  ("ingress_nginx", "ingress_nginx_releases", ingress_body,
+                                   INGRESS)):
+        releases = yaml.safe_load((REPO / "roles" / role / "defaults/main.yml").read_text())[key]
+        pins[key] = {v: dict(p, url=server.put(f"{role}-{v}.yaml", body), sha256=sha256(good))
+                     for v, p in releases.items()}
+    path = tmp_path / "pins.json"
+    path.write_text(json.dumps(pins))
+    return path
+
+
+def run_addons(tmp_path: Path, inventory: Path, pins: Path, *extra: str):
+    return play(tmp_path, REPO / "playbooks/addons.yml", "-i", str(inventory), "-e", f"@{pins}",
+                "--skip-tags", "needs_kubeadm", *extra)
+
+
+def test_addons_play_runs_the_pipeline_without_a_cluster(tmp_path, manifest_server):
+    inventory = addons_inventory(tmp_path)
+    pins = local_pins(tmp_path, manifest_server)
+    first = run_addons(tmp_path, inventory, pins)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "raspi001                   : ok=" in first.stdout
+    assert "changed=0" in first.stdout and "failed=0" in first.stdout
+    # the manifests were fetched once and cached by checksum for the next run
+    cache = tmp_path / "cache/labctl/manifests"
+    assert {p.name for p in cache.iterdir()} == {f"{sha256(METALLB_073)}.yaml",
+                                                 f"{sha256(INGRESS)}.yaml"}
+    second = run_addons(tmp_path, inventory, pins)
+    assert second.returncode == 0 and "changed=0" in second.stdout
+    assert manifest_server.hits == {"metallb-0.7.3.yaml": 1, "ingress_nginx-1.15.1.yaml": 1}
+
+
+def test_addons_play_refuses_a_manifest_whose_checksum_differs(tmp_path, manifest_server):
+    pins = local_pins(tmp_path, manifest_server, metallb_body=METALLB_073 + "# changed\n")
+    result = run_addons(tmp_path, addons_inventory(tmp_path), pins)
+    assert result.returncode != 0
+    assert "refusing http://127.0.0.1:" in result.stdout
+    assert f"the pin in the role defaults is {sha256(METALLB_073)}" in result.stdout
+    assert not (tmp_path / "cache/labctl/manifests").exists()
+
+
+def test_addons_play_refuses_nodes_without_images_for_their_architecture(tmp_path,
+                                                                         manifest_server):
+    # the worker claims an architecture neither release publishes images for
+    inventory = addons_inventory(tmp_path, raspi002={"ansible_architecture": "riscv64"})
+    result = run_addons(tmp_path, inventory, local_pins(tmp_path, manifest_server))
+    assert result.returncode != 0
+    assert "MetalLB 0.7.3 publishes images for" in result.stdout
+    assert "the nodes are riscv64, x86_64" in result.stdout
