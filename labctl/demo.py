@@ -1,7 +1,7 @@
 """`labctl demo`: run demos through playbooks/demo.yml and report what their checks proved.
 
-The play publishes one ``set_stats`` entry per check, key ``<demo>.<check>``, value
-``{check, demo, passed, summary, evidence}``. This module turns those into a report:
+The play publishes one ``set_stats`` entry per check under the key ``demo_checks``:
+``{"<demo>.<check>": {check, demo, passed, summary, evidence}}``. This module turns those into a report:
 a table for people and JSON for scripts. It never re-derives a verdict the play made.
 """
 
@@ -136,10 +136,20 @@ def clean_request(
     )
 
 
+STATS_KEY = "demo_checks"
+
+
 def results_from_stats(stats: Mapping[str, Any]) -> dict[str, CheckResult]:
-    """Every ``<demo>.<check>`` entry the play published, as CheckResults."""
+    """Every ``<demo>.<check>`` entry the play published, as CheckResults.
+
+    set_stats accepts only identifiers as top-level keys, so the play publishes
+    ``demo_checks: {"<demo>.<check>": {check, demo, passed, summary, evidence}}``.
+    """
+    published = stats.get(STATS_KEY)
     out: dict[str, CheckResult] = {}
-    for key, value in stats.items():
+    if not isinstance(published, Mapping):
+        return out
+    for key, value in published.items():
         if not isinstance(value, Mapping) or "." not in key or "passed" not in value:
             continue
         demo, _, check = key.partition(".")

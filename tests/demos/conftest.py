@@ -1,0 +1,89 @@
+"""Fixtures for the demo tests (tests/demos).
+
+- ``servers`` (module): real nginx + dnsmasq on 127.0.0.x (see demo_servers.py).
+- ``loopback_inventory``: a lab inventory whose master is this machine (local connection)
+  and whose laptop is ``localhost``; addresses are 127.0.0.x, so nothing leaves the machine.
+- ``labctl``: run the real CLI in a subprocess with private XDG dirs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from demo_servers import Servers, missing_tools
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    missing = missing_tools()
+    if missing:
+        if os.environ.get("LABCTL_REQUIRE_SERVERS") == "1":
+            pytest.fail(f"LABCTL_REQUIRE_SERVERS=1 but {', '.join(missing)} missing")
+        pytest.skip(f"real test servers unavailable: install {', '.join(missing)} (apt)")
+    running = Servers(tmp_path_factory.mktemp("servers")).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def loopback_inventory(tmp_path: Path) -> Path:
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    data = {
+        "all": {
+            "hosts": {"localhost": dict(local)},
+            "children": {
+                "lab": {
+                    "children": {
+                        "master": {"hosts": {"raspi001": {"ansible_host": "127.0.0.11", **local}}},
+                        "workers": {"hosts": {"raspi002": {"ansible_host": "127.0.0.12"}}},
+                        "nfs": {"hosts": {"nfspi": {"ansible_host": "127.0.0.20"}}},
+                    },
+                    "vars": {
+                        "lab_subnet": "127.0.0.0/24",
+                        "metallb_addresses": ["127.0.0.200-127.0.0.210"],
+                    },
+                }
+            },
+        }
+    }
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def labctl(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABCTL_", "XDG_"))}
+    env.update(
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        NO_COLOR="1",
+        COLUMNS="200",
+    )
+    work = tmp_path / "cwd"
+    work.mkdir()
+
+    def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603
+            [str(VENV_BIN / "labctl"), *args],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    return run
