@@ -480,16 +480,35 @@ def release(defaults: Mapping[str, Any], prefix: str, version: str | None = None
     chosen = str(version if version is not None else defaults.get(f"{prefix}_version", ""))
     chosen = chosen.removeprefix("v").removeprefix("controller-v")
     if chosen not in releases:
-        known = ", ".join(sorted(releases)) or "none"
+        known = ", ".join(sorted(releases, key=_version_key)) or "none"
         raise PinError(
-            f"unknown {prefix} version {chosen!r}: labctl pins {known}; "
-            f"set {prefix}_version to one of them"
+            f"unknown {prefix} version {chosen!r}: labctl pins {known}; choose one of them "
+            f"({prefix}_version, or --addon-version for labctl render)"
         )
     pin = dict(releases[chosen])
     for key in ("url", "sha256"):
         if not pin.get(key):
             raise PinError(f"{prefix}_releases[{chosen!r}] lacks {key}: fix the role defaults")
     return chosen, pin
+
+
+def _version_key(version: str) -> tuple[int | str, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.-]", version))
+
+
+def validate_versions(variables: Mapping[str, Any], roles_dir: Path | None = None) -> None:
+    """Refuse (exit 2, before any host is touched) an add-on version set in the inventory or
+    on the command line that labctl does not pin."""
+    for role, prefix in ADDONS.values():
+        if f"{prefix}_version" in variables:
+            release(role_defaults(role, roles_dir), prefix, str(variables[f"{prefix}_version"]))
+
+
+def combine(upstream: Sequence[Obj], authored: Sequence[Obj]) -> list[Obj]:
+    """Upstream objects followed by labctl's own, each identity printed once: an authored
+    object that already replaced its upstream counterpart is not repeated."""
+    seen = {identity(o) for o in upstream}
+    return [*upstream, *(o for o in authored if identity(o) not in seen)]
 
 
 def arch_suffix_for(arch: str) -> str:
@@ -529,6 +548,7 @@ def addon_transform(
 ) -> Transform:
     """The transformation the role applies, computed from the same role defaults."""
     if addon == "metallb":
+        check_architecture(f"MetalLB {version}", pin, arch, overridden=bool(images))
         tolerations: list[Mapping[str, Any]] = []
         if pin.get("mode") == "configmap" and defaults.get("metallb_control_plane_toleration"):
             tolerations = list(defaults.get("metallb_control_plane_tolerations") or [])

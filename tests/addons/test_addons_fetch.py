@@ -140,7 +140,7 @@ def test_upstream_pre_multiarch_release_maps_to_arch_names(local_roles, tmp_path
 
 
 @pytest.mark.parametrize(("addon", "version", "match"), [
-    ("metallb", "0.9.9", r"unknown metallb version '0\.9\.9': labctl pins 0\.16\.1, 0\.7\.3"),
+    ("metallb", "0.9.9", r"unknown metallb version '0\.9\.9': labctl pins 0\.7\.3, 0\.16\.1; choose one"),
     ("ingress-nginx", "0.24.1", "unknown ingress_nginx version '0.24.1'"),
     ("traefik", None, "unknown add-on 'traefik'"),
 ])
@@ -166,3 +166,26 @@ def test_real_pins_are_well_formed(role, prefix):
     if role == "ingress_nginx":
         for ref in pin["images"].values():
             assert m.ImageRef.parse(ref).digest, f"{ref} must be pinned by digest"
+
+
+def test_versions_set_in_the_inventory_are_checked_before_any_play():
+    m.validate_versions({"metallb_version": "0.7.3", "ingress_nginx_version": "1.15.1"},
+                        REPO / "roles")
+    with pytest.raises(m.PinError, match=re.escape("unknown ingress_nginx version '1.2.3'")) as info:
+        m.validate_versions({"ingress_nginx_version": "1.2.3"}, REPO / "roles")
+    assert info.value.exit_code == 2
+
+
+def test_upstream_metallb_refuses_an_architecture_without_images(local_roles, manifest_server):
+    with pytest.raises(m.PinError, match=re.escape("MetalLB 0.7.3 publishes no image for riscv64")):
+        m.upstream_objects("metallb", "0.7.3", "riscv64", roles_dir=local_roles)
+    assert manifest_server.hits == {}  # refused before any download
+
+
+def test_combine_prints_each_object_once():
+    upstream = m.parse(INGRESS)
+    svc = next(o for o in upstream if o["kind"] == "Service")
+    extra = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "y"}}
+    combined = m.combine(upstream, [svc, extra])
+    assert [m.identity(o) for o in combined] == [m.identity(o) for o in upstream] + [
+        "ConfigMap/y/x"]
