@@ -373,6 +373,29 @@ def demo(
 
 
 @app.command()
+def doctor(
+    inventory: InventoryOpt = None,
+    verbose: VerboseOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Is every Pi reachable and ready? SSH, sudo, architecture, OS, memory cgroup, boot flag,
+    swap, CPU/memory/disk, time sync, port 6443, Wi-Fi, the MetalLB pool. Changes nothing;
+    exit 1 when a check FAILs."""
+    from labctl import doctor as doctoring
+    from labctl.progress import Progress
+
+    inv = load_inventory(inventory)
+    console = _stderr() if json_out else _stdout()
+    with Progress(console, "labctl doctor", verbose=verbose > 0) as progress:
+        report = doctoring.run(inv, observer=progress, verbosity=verbose)
+    if json_out:
+        typer.echo(doctoring.to_json(report))
+    else:
+        doctoring.render(_stdout(), report)
+    raise typer.Exit(report.exit_code())
+
+
+@app.command()
 def status(json_out: JsonOpt = False) -> None:
     """Show the lab's cluster now: nodes, add-ons, and the demo objects present."""
     import json

@@ -1,0 +1,388 @@
+"""`labctl doctor`: is every Pi reachable and ready?
+
+Two sources, one row shape ``{check, status: PASS|WARN|FAIL, detail, hint}`` per host:
+
+- offline rows, computed here from the validated inventory (and the roles' defaults): the
+  MetalLB pool against the node addresses and the lab subnet, the nodePorts;
+- live rows, published by the ``preflight`` role (playbooks/doctor.yml) with ``set_stats`` key
+  ``doctor``; hosts Ansible could not reach get a FAIL row "SSH reachable" from the recap.
+
+Python never re-derives what the play already knows: it only adds what the play cannot see.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from labctl.inventory import Inventory
+    from labctl.runner import Observer, RunResult
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+STATUSES = (PASS, WARN, FAIL)
+#: Host column of the rows about the inventory itself (checked on this machine).
+INVENTORY_HOST = "(inventory)"
+NODEPORT_RANGE = range(30000, 32768)
+#: Settings holding the LoadBalancer demo's requested address (service_demo role).
+LB_ADDRESS_SETTING = "service_demo_lb_address"
+
+
+@dataclass(frozen=True)
+class Row:
+    host: str
+    check: str
+    status: str
+    detail: str
+    hint: str = ""
+
+    def public(self) -> dict[str, str]:
+        """The row as the play publishes it (without the host, which is the key)."""
+        return {
+            "check": self.check,
+            "status": self.status,
+            "detail": self.detail,
+            "hint": self.hint,
+        }
+
+
+@dataclass
+class DoctorReport:
+    rows: list[Row] = field(default_factory=list)
+    artifacts: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == FAIL for r in self.rows)
+
+    def exit_code(self) -> int:
+        """1 when any row FAILs, else 0 (WARN rows do not fail the doctor)."""
+        return 1 if self.failed else 0
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for r in self.rows if r.status == s) for s in STATUSES}
+
+    def by_host(self) -> dict[str, list[dict[str, str]]]:
+        hosts: dict[str, list[dict[str, str]]] = {}
+        for row in self.rows:
+            hosts.setdefault(row.host, []).append(row.public())
+        return hosts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": "failed" if self.failed else "ok",
+            "counts": self.counts(),
+            "doctor": self.by_host(),
+            "artifacts": self.artifacts,
+        }
+
+
+# --- offline checks (the inventory and the roles' defaults; no host is contacted) -----------
+
+
+def _pool_text(inv: Inventory) -> str:
+    raw = inv.lab_vars.get("metallb_addresses") or []
+    return ", ".join(str(e) for e in raw) if isinstance(raw, list) else str(raw)
+
+
+def _pool_size(pool: Iterable[ipaddress.IPv4Network]) -> int:
+    return sum(net.num_addresses for net in pool)
+
+
+def check_pool_vs_nodes(inv: Inventory) -> Row:
+    inside = [
+        f"{h.address} ({h.name})"
+        for h in inv.hosts.values()
+        if any(h.address in net for net in inv.pool)
+    ]
+    if inside:
+        return Row(
+            INVENTORY_HOST,
+            "MetalLB pool vs node addresses",
+            FAIL,
+            f"pool {_pool_text(inv)} contains {', '.join(inside)}",
+            "MetalLB would hand a node's address to a Service: shrink metallb_addresses so "
+            "it holds only free addresses",
+        )
+    return Row(
+        INVENTORY_HOST,
+        "MetalLB pool vs node addresses",
+        PASS,
+        f"pool {_pool_text(inv)} ({_pool_size(inv.pool)} addresses) holds no node address",
+    )
+
+
+def check_pool_in_subnet(inv: Inventory) -> Row:
+    name = "MetalLB pool in lab subnet"
+    outside = [str(net) for net in inv.pool if not net.subnet_of(inv.subnet)]
+    if outside:
+        return Row(
+            INVENTORY_HOST,
+            name,
+            FAIL,
+            f"{', '.join(outside)} outside lab_subnet {inv.subnet}",
+            "MetalLB layer 2 answers ARP only on the nodes' own segment: pick free "
+            f"addresses inside {inv.subnet}",
+        )
+    edges = [
+        str(a)
+        for a in (inv.subnet.network_address, inv.subnet.broadcast_address)
+        if any(a in net for net in inv.pool)
+    ]
+    if edges:
+        return Row(
+            INVENTORY_HOST,
+            name,
+            WARN,
+            f"the pool includes {', '.join(edges)}, the network/broadcast address of {inv.subnet}",
+            "no machine can use those addresses: use a range such as "
+            f"{inv.subnet.network_address + 100}-{inv.subnet.network_address + 200}",
+        )
+    return Row(INVENTORY_HOST, name, PASS, f"inside {inv.subnet}")
+
+
+def role_defaults(root: Path) -> dict[str, Any]:
+    """Plain values from every role's defaults/main.yml (templated strings are left out)."""
+    import yaml
+
+    values: dict[str, Any] = {}
+    for path in sorted(root.glob("roles/*/defaults/main.yml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict):
+            values.update(
+                (str(k), v) for k, v in data.items() if not (isinstance(v, str) and "{{" in v)
+            )
+    return values
+
+
+def _nodeports(settings: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    for name, value in settings.items():
+        if str(name).lower().endswith(("nodeport", "node_port")):
+            yield str(name), value
+
+
+def check_nodeports(inv: Inventory, defaults: Mapping[str, Any]) -> Row:
+    name = "nodePorts in range"
+    effective = {**dict(_nodeports(defaults)), **dict(_nodeports(inv.lab_vars))}
+    bad = [
+        f"{k}={v!r}"
+        for k, v in sorted(effective.items())
+        if isinstance(v, bool) or not isinstance(v, int) or v not in NODEPORT_RANGE
+    ]
+    if bad:
+        return Row(
+            INVENTORY_HOST,
+            name,
+            FAIL,
+            f"outside 30000-32767: {', '.join(bad)}",
+            "kube-apiserver only hands out nodePorts in 30000-32767: pick ports in it",
+        )
+    owners: dict[int, list[str]] = {}
+    for key, port in effective.items():
+        owners.setdefault(port, []).append(key)
+    shared = [
+        f"{port} ({' and '.join(sorted(keys))})"
+        for port, keys in sorted(owners.items())
+        if len(keys) > 1
+    ]
+    if shared:
+        return Row(
+            INVENTORY_HOST,
+            name,
+            FAIL,
+            f"used twice: {', '.join(shared)}",
+            "two Services cannot share a nodePort: give each setting its own port",
+        )
+    listed = ", ".join(
+        f"{k.removesuffix('_node_port').removesuffix('_nodeport')} {v}"
+        for k, v in sorted(effective.items(), key=lambda kv: kv[1])
+    )
+    return Row(INVENTORY_HOST, name, PASS, listed or "no nodePort settings")
+
+
+def check_lb_address(inv: Inventory, defaults: Mapping[str, Any]) -> Row:
+    name = "LoadBalancer demo address"
+    raw = inv.lab_vars.get(LB_ADDRESS_SETTING, defaults.get(LB_ADDRESS_SETTING))
+    if raw is None:
+        return Row(INVENTORY_HOST, name, PASS, "no address requested (MetalLB picks one)")
+    try:
+        address = ipaddress.IPv4Address(str(raw))
+    except ValueError:
+        return Row(
+            INVENTORY_HOST,
+            name,
+            FAIL,
+            f"{LB_ADDRESS_SETTING}={raw!r} is not an address",
+            "set it to one free address of metallb_addresses",
+        )
+    if any(address in net for net in inv.pool):
+        return Row(INVENTORY_HOST, name, PASS, f"{address} is in the pool")
+    return Row(
+        INVENTORY_HOST,
+        name,
+        WARN,
+        f"the loadbalancer demo asks for {address}, outside the pool {_pool_text(inv)}",
+        f"set {LB_ADDRESS_SETTING} under lab: vars: to an address of the pool "
+        "(the chapter's 192.168.3.100 fits only the chapter's pool)",
+    )
+
+
+def offline_rows(inv: Inventory, defaults: Mapping[str, Any] | None = None) -> list[Row]:
+    """The checks that need only the inventory; ``defaults`` are the roles' plain defaults."""
+    if defaults is None:
+        from labctl import paths
+
+        defaults = role_defaults(paths.ansible_root())
+    return [
+        check_pool_vs_nodes(inv),
+        check_pool_in_subnet(inv),
+        check_nodeports(inv, defaults),
+        check_lb_address(inv, defaults),
+    ]
+
+
+# --- live checks (the preflight role, through ansible-runner) -------------------------------
+
+
+def _clean(text: str, limit: int = 300) -> str:
+    one = " ".join(str(text).split())
+    return one if len(one) <= limit else one[: limit - 1] + "…"
+
+
+def live_rows(result: RunResult, hosts: Iterable[str]) -> list[Row]:
+    """Rows the play published, plus a FAIL row for every host it could not reach or check."""
+    published = result.stats.get("doctor") or {}
+    rows: list[Row] = []
+    for host in hosts:
+        for item in published.get(host) or []:
+            status = str(item.get("status", FAIL)).upper()
+            rows.append(
+                Row(
+                    host,
+                    str(item.get("check", "?")),
+                    status if status in STATUSES else FAIL,
+                    _clean(item.get("detail", "")),
+                    _clean(item.get("hint", "")),
+                )
+            )
+        failures = [f for f in result.failures if f.host == host]
+        unreachable = [f for f in failures if f.unreachable]
+        explained = any(r.host == host and r.status == FAIL for r in rows)
+        if unreachable:
+            first = unreachable[0]
+            hint = (
+                "its SSH host key is not the one labctl trusted: if you reflashed it, run "
+                "`labctl trust`; otherwise do not connect"
+                if first.host_key_changed
+                else "is the Pi on and on the lab network? check ansible_host and ansible_user, "
+                "`ssh <user>@<address>`, and run `labctl trust` after reflashing"
+            )
+            rows.append(Row(host, "SSH reachable", FAIL, _clean(first.message), hint))
+        elif failures and not explained:
+            first = failures[0]
+            rows.append(
+                Row(
+                    host,
+                    "doctor run",
+                    FAIL,
+                    _clean(f"task '{first.task}' failed: {first.message}"),
+                    "run labctl doctor -v to see Ansible's output",
+                )
+            )
+        elif not published.get(host) and not failures and result.recap.get(host) is None:
+            rows.append(
+                Row(
+                    host,
+                    "doctor run",
+                    FAIL,
+                    "no result from this host",
+                    "run labctl doctor -v to see Ansible's output",
+                )
+            )
+    return rows
+
+
+def run(inv: Inventory, observer: Observer | None = None, verbosity: int = 0) -> DoctorReport:
+    """Offline rows, then the doctor play on every lab host; never raises for a failed check."""
+    from labctl import runner
+
+    report = DoctorReport(offline_rows(inv))
+    request = runner.RunRequest("doctor", "doctor.yml", inv.path, verbosity=verbosity)
+    result = runner.run(request, observer=observer)
+    report.rows += live_rows(result, inv.hosts.keys())
+    report.artifacts = str(result.artifacts)
+    if result.cancelled:
+        raise KeyboardInterrupt
+    return report
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+_STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
+
+
+def table(report: DoctorReport) -> Table:
+    """One row per host and check: status, what was found, and for WARN/FAIL the fix."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = Table(title="labctl doctor", title_justify="left", box=box.SIMPLE_HEAD)
+    out.add_column("host", no_wrap=True)
+    out.add_column("check", no_wrap=True)
+    out.add_column("status", no_wrap=True)
+    out.add_column("detail / fix", overflow="fold", ratio=1)
+    previous = None
+    for row in report.rows:
+        text = escape(row.detail)
+        if row.hint and row.status != PASS:
+            text += f"\n[{_STYLE[row.status]}]→ {escape(row.hint)}[/]"
+        if previous is not None and row.host != previous:
+            out.add_section()
+        out.add_row(
+            escape(row.host) if row.host != previous else "",
+            escape(row.check),
+            f"[{_STYLE[row.status]}]{row.status}[/]",
+            text,
+        )
+        previous = row.host
+    return out
+
+
+def summary(report: DoctorReport) -> str:
+    counts = report.counts()
+    text = f"{counts[PASS]} passed, {counts[WARN]} warning(s), {counts[FAIL]} failed"
+    if report.failed:
+        return f"doctor: {text}. Fix the FAIL rows (hints above), then run labctl doctor again."
+    return f"doctor: {text}. Ready for labctl up."
+
+
+def render(console: Console, report: DoctorReport) -> None:
+    from rich.markup import escape
+
+    console.print(table(report))
+    console.print(
+        escape(summary(report)), style="red" if report.failed else "green", highlight=False
+    )
+
+
+def to_json(report: DoctorReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, sort_keys=True)
+
+
+def rows_from_json(text: str) -> list[Row]:
+    """Read rows back from :func:`to_json` output (for scripts and tests)."""
+    data = json.loads(text)
+    return [
+        Row(host, **item) for host, items in (data.get("doctor") or {}).items() for item in items
+    ]

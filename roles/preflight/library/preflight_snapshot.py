@@ -1,0 +1,115 @@
+#!/usr/bin/python
+"""Read, in one round trip, everything the preflight checks judge on a host.
+
+Each check in tasks/checks/ then only judges this snapshot (kubespray 0040-verify-settings
+style), so a doctor run costs a handful of SSH round trips instead of one per file.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: preflight_snapshot
+short_description: Read files, unit states, free disk and listeners for the preflight checks
+description:
+  - Read-only. Missing files are reported as null, never as an error.
+options:
+  files: {type: list, elements: str, default: [], description: Files to read (text, first 64 KiB).}
+  exists: {type: list, elements: str, default: [], description: Paths whose existence is reported.}
+  unit_enabled: {type: list, elements: str, default: [], description: Units to ask is-enabled.}
+  unit_active: {type: list, elements: str, default: [], description: Units to ask is-active.}
+  disk_path: {type: str, default: /var/lib, description: Path whose free space is reported (MB).}
+  port: {type: int, description: TCP port whose listeners are reported.}
+"""
+
+RETURN = r"""
+files: {type: dict, description: "path -> content, or null when missing or unreadable."}
+exists: {type: dict, description: "path -> bool."}
+unit_enabled: {type: dict, description: "unit -> is-enabled state ('' when unknown)."}
+unit_active: {type: dict, description: "unit -> is-active state."}
+disk_free_mb: {type: int, description: Free space under disk_path for root, in MB.}
+wireless: {type: list, description: Interfaces the kernel reports as wireless.}
+listeners: {type: list, description: "One line per socket listening on port (ss -ltnp)."}
+"""
+
+MAX_READ = 65536
+
+
+def read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(MAX_READ)
+    except OSError:
+        return None
+
+
+def unit_state(verb: str, unit: str) -> str:
+    proc = subprocess.run(
+        ["systemctl", verb, unit], capture_output=True, text=True, timeout=30, check=False
+    )
+    return proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+
+
+def listeners(port: int) -> list[str]:
+    if shutil.which("ss"):
+        proc = subprocess.run(
+            ["ss", "-H", "-l", "-t", "-n", "-p", "sport", "=", f":{port}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if proc.returncode == 0:
+            return [" ".join(line.split()) for line in proc.stdout.splitlines() if line.strip()]
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in (read(table) or "").splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 3 and fields[3] == "0A" and fields[1].endswith(f":{port:04X}"):
+                found.append(f"{table}: {fields[1]} LISTEN")
+    return found
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "files": {"type": "list", "elements": "str", "default": []},
+            "exists": {"type": "list", "elements": "str", "default": []},
+            "unit_enabled": {"type": "list", "elements": "str", "default": []},
+            "unit_active": {"type": "list", "elements": "str", "default": []},
+            "disk_path": {"type": "str", "default": "/var/lib"},
+            "port": {"type": "int"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        stat = os.statvfs(params["disk_path"])
+        disk_free_mb = stat.f_bavail * stat.f_frsize // (1024 * 1024)
+    except OSError as exc:
+        module.fail_json(msg=f"cannot measure free space under {params['disk_path']}: {exc}")
+    try:
+        enabled = {u: unit_state("is-enabled", u) for u in params["unit_enabled"]}
+        active = {u: unit_state("is-active", u) for u in params["unit_active"]}
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        module.fail_json(msg=f"cannot ask systemctl: {exc}")
+    module.exit_json(
+        changed=False,
+        files={path: read(path) for path in params["files"]},
+        exists={path: os.path.exists(path) for path in params["exists"]},
+        unit_enabled=enabled,
+        unit_active=active,
+        disk_free_mb=disk_free_mb,
+        wireless=sorted(p.split("/")[4] for p in glob.glob("/sys/class/net/*/wireless")),
+        listeners=listeners(params["port"]) if params["port"] else [],
+    )
+
+
+if __name__ == "__main__":
+    main()
