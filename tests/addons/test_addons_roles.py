@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,23 @@ def test_addons_play_refuses_nodes_without_images_for_their_architecture(tmp_pat
     assert result.returncode != 0
     assert "MetalLB 0.7.3 publishes images for" in result.stdout
     assert "the nodes are riscv64, x86_64" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("crictl") is not None, reason="this machine has crictl")
+@pytest.mark.parametrize(("skip", "message"), [
+    ("ingress_nginx", "crictl could not run on raspi001 to pull metallb/speaker:v0.7.3"),
+    ("metallb", "crictl could not run on raspi001 to pull registry.k8s.io/ingress-nginx/"),
+])
+def test_image_pull_check_stops_before_any_cluster_task(tmp_path, manifest_server, skip,
+                                                        message):
+    """Without --skip-tags needs_kubeadm: the pull check is the first task that needs a
+    Kubernetes node; this machine has no crictl, so it must stop the play right there."""
+    result = play(tmp_path, REPO / "playbooks/addons.yml", "-i", str(addons_inventory(tmp_path)),
+                  "-e", f"@{local_pins(tmp_path, manifest_server)}", "--skip-tags", skip)
+    assert result.returncode != 0
+    assert message in result.stdout, result.stdout
+    assert "set metallb_check_images to false" in result.stdout or (
+        "set ingress_nginx_check_images to false" in result.stdout)
+    assert "TASK [metallb : Apply" not in result.stdout
+    assert "TASK [ingress_nginx : Apply" not in result.stdout
+    assert "TASK [ingress_nginx : Look for" not in result.stdout
