@@ -1,8 +1,9 @@
 """`labctl demo`: run demos through playbooks/demo.yml and report what their checks proved.
 
 The play publishes one ``set_stats`` entry per check under the key ``demo_checks``:
-``{"<demo>.<check>": {check, demo, passed, summary, evidence}}``. This module turns those into a report:
-a table for people and JSON for scripts. It never re-derives a verdict the play made.
+``{"<demo>.<check>": {check, demo, passed, summary, evidence}}``. This module turns those
+into a report: a table for people and JSON for scripts. It never re-derives a verdict the
+play made.
 """
 
 from __future__ import annotations

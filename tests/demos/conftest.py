@@ -75,11 +75,11 @@ def labctl(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     work = tmp_path / "cwd"
     work.mkdir()
 
-    def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603
+    def run(*args: str, timeout: float = 300, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [str(VENV_BIN / "labctl"), *args],
             cwd=work,
-            env=env,
+            env={**env, **extra_env},
             capture_output=True,
             text=True,
             timeout=timeout,

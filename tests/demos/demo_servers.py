@@ -106,7 +106,7 @@ class Servers:
         conf = prefix / "nginx.conf"
         conf.write_text(_nginx_conf(prefix, self.http_port), encoding="utf-8")
         log = prefix / "stderr.log"
-        nginx = subprocess.Popen(  # noqa: S603
+        nginx = subprocess.Popen(
             ["nginx", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
             stdout=subprocess.DEVNULL,
             stderr=log.open("wb"),
@@ -115,7 +115,7 @@ class Servers:
         _wait_tcp(LB_ALL, self.http_port, nginx, log)
         records = [f"--host-record={HEADLESS_NAME},{ip}" for ip in HEADLESS_IPS]
         dns_log = self.root / "dnsmasq.log"
-        dnsmasq = subprocess.Popen(  # noqa: S603
+        dnsmasq = subprocess.Popen(
             [
                 "dnsmasq",
                 "--keep-in-foreground",
@@ -141,9 +141,17 @@ class Servers:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"dnsmasq exited: {log.read_text(errors='replace')[-500:]}")
-            answer = subprocess.run(  # noqa: S603
-                ["dig", "+short", "+time=1", "+tries=1", f"@{DNS}", "-p", str(self.dns_port)]
-                + [HEADLESS_NAME],
+            answer = subprocess.run(
+                [
+                    "dig",
+                    "+short",
+                    "+time=1",
+                    "+tries=1",
+                    f"@{DNS}",
+                    "-p",
+                    str(self.dns_port),
+                    HEADLESS_NAME,
+                ],
                 capture_output=True,
                 text=True,
                 check=False,

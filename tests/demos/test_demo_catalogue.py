@@ -1,0 +1,104 @@
+"""The demo catalogue through the CLI: list, --explain, and bad input (exit 2, one line,
+no traceback, no play run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+CHAPTER_DEMOS = [
+    "externalip",
+    "nodeport",
+    "loadbalancer",
+    "headless",
+    "externalname",
+    "none-selector",
+    "ingress",
+]
+
+
+def one_line_exit_2(proc, *words: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert "PLAY" not in proc.stdout  # caught before any play
+
+
+def test_list_shows_the_seven_demos_in_the_chapters_order(labctl) -> None:
+    proc = labctl("demo", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [d["name"] for d in data["demos"]] == CHAPTER_DEMOS
+    for demo in data["demos"]:
+        assert demo["title"] and demo["teaches"] and demo["notes"] and demo["checks"]
+    people = labctl("demo", "list")
+    assert people.returncode == 0
+    for name in CHAPTER_DEMOS:
+        assert name in people.stdout
+
+
+def test_explain_says_how_labctl_differs(labctl) -> None:
+    proc = labctl("demo", "externalip", "--explain")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "initContainer" in text and "kubectl exec ... cp /etc/hostname" in text
+    lb = " ".join(labctl("demo", "loadbalancer", "--explain").stdout.split())
+    assert "192.168.3.0/8" in lb and "metallb.io/loadBalancerIPs" in lb
+    none = " ".join(labctl("demo", "none-selector", "--explain").stdout.split())
+    assert "EndpointSlice" in none and "172.217.31.164" in none
+    headless = " ".join(labctl("demo", "headless", "--explain").stdout.split())
+    assert "6 records" in headless
+
+
+def test_unknown_demo_exits_2_listing_the_valid_ones(labctl) -> None:
+    proc = labctl("demo", "nodeprot")
+    one_line_exit_2(proc, "unknown demo 'nodeprot'", *CHAPTER_DEMOS)
+    one_line_exit_2(labctl("demo", "clean", "bogus"), "unknown demo 'bogus'")
+    one_line_exit_2(labctl("demo", "nodeport", "extra"), "only `labctl demo clean` takes a NAME")
+
+
+def _write(path: Path, demos: object) -> Path:
+    path.write_text(yaml.safe_dump({"demos": demos}), encoding="utf-8")
+    return path
+
+
+GOOD = {"name": "mine", "title": "t", "teaches": "x", "checks": [{"id": "http_reachable"}]}
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"name": "list"}, ["'list' is a labctl demo subcommand"]),
+        ({"title": ""}, ["title", "missing or empty"]),
+        ({"checks": [{"id": "ping"}]}, ["unknown check type 'ping'", "http_balance"]),
+        ({"checks": [{"id": "a", "type": "http_marker", "where": "moon"}]}, ["'moon'"]),
+        ({"templates": ["nope.yml.j2"]}, ["'nope.yml.j2' not found"]),
+        ({"colour": "red"}, ["colour", "unknown key"]),
+        ({"checks": []}, ["needs at least one check"]),
+    ],
+)
+def test_bad_catalogue_exits_2_naming_the_problem(labctl, tmp_path: Path, change, words) -> None:
+    path = _write(tmp_path / "cat.yml", [{**GOOD, **change}])
+    one_line_exit_2(labctl("demo", "list", "--catalogue", str(path)), str(path), *words)
+
+
+def test_catalogue_from_the_environment_and_unreadable_files(labctl, tmp_path: Path) -> None:
+    mine = _write(tmp_path / "mine.yml", [GOOD])
+    proc = labctl("demo", "list", "--json", LABCTL_CATALOGUE=str(mine))
+    assert proc.returncode == 0, proc.stderr
+    assert [d["name"] for d in json.loads(proc.stdout)["demos"]] == ["mine"]
+    one_line_exit_2(
+        labctl("demo", "list", "--catalogue", str(tmp_path / "missing.yml")),
+        "cannot read the demo catalogue",
+    )
+    broken = tmp_path / "broken.yml"
+    broken.write_text("demos: [\n", encoding="utf-8")
+    one_line_exit_2(labctl("demo", "list", "--catalogue", str(broken)), "YAML syntax error")
+    _write(tmp_path / "dup.yml", [GOOD, GOOD])
+    one_line_exit_2(labctl("demo", "list", "--catalogue", str(tmp_path / "dup.yml")), "twice")
