@@ -37,7 +37,6 @@ def ansible_env(tmp_path: Path) -> dict[str, str]:
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_RETRY_FILES_ENABLED="0",
         XDG_CACHE_HOME=str(tmp_path / "cache"),
-        PYTHONPATH=str(REPO),
     )
     return env
 
