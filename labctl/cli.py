@@ -334,6 +334,7 @@ def demo(
     """
     from labctl import catalogue as catalogues
     from labctl import demo as demos
+    from labctl import paths
 
     cat = catalogues.load(catalogue)
     out = _stdout()
@@ -347,8 +348,9 @@ def demo(
         return
     if name == "clean":
         chosen = target or "all"
-        cat.select(chosen)
+        cleaned = cat.select(chosen)
         inv = load_inventory(inventory)
+        demos.require_kubeconfig(cleaned, paths.kubeconfig())
         request = demos.clean_request(chosen, cat, inv.path, verbose)
         finish(run_playbook(request, f"labctl demo clean {chosen}", json_out), "clean", json_out)
     selected = cat.select(name)
@@ -360,6 +362,7 @@ def demo(
                 out.print(demos.explain_text(one), highlight=False, markup=False)
         return
     inv = load_inventory(inventory)
+    demos.require_kubeconfig(selected, paths.kubeconfig())
     request = demos.run_request(name, cat, inv.path, keep, verbose)
     result = run_playbook(request, f"labctl demo {name}", json_out)
     report = demos.build_report(selected, result)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labctl.catalogue import Catalogue, Demo
+from labctl.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -98,6 +99,20 @@ def _not_run(demo: Demo, key: str) -> dict[str, Any]:
         "summary": "not run",
         "evidence": {},
     }
+
+
+def needs_cluster(demos: Sequence[Demo]) -> bool:
+    """Demos with objects to apply (or an lb_assigned check) talk to the Kubernetes API."""
+    return any(d.templates or any(c.type == "lb_assigned" for c in d.checks) for d in demos)
+
+
+def require_kubeconfig(demos: Sequence[Demo], kubeconfig: Path) -> None:
+    """Bad input (exit 2) before any host is touched: no kubeconfig for a cluster demo."""
+    if needs_cluster(demos) and not kubeconfig.is_file():
+        raise UsageError(
+            f"no kubeconfig at {kubeconfig}: run `labctl up` first (it fetches the lab's "
+            "kubeconfig from the master)"
+        )
 
 
 def extravars(name: str, catalogue: Catalogue, keep: bool = False) -> dict[str, Any]:

@@ -102,3 +102,21 @@ def test_catalogue_from_the_environment_and_unreadable_files(labctl, tmp_path: P
     one_line_exit_2(labctl("demo", "list", "--catalogue", str(broken)), "YAML syntax error")
     _write(tmp_path / "dup.yml", [GOOD, GOOD])
     one_line_exit_2(labctl("demo", "list", "--catalogue", str(tmp_path / "dup.yml")), "twice")
+
+
+def test_cluster_demos_need_the_kubeconfig_first(labctl, loopback_inventory: Path) -> None:
+    one_line_exit_2(
+        labctl("demo", "nodeport", "-i", str(loopback_inventory)),
+        "no kubeconfig at",
+        "labctl up",
+    )
+    one_line_exit_2(labctl("demo", "clean", "-i", str(loopback_inventory)), "no kubeconfig at")
+
+
+def test_clean_runs_the_clean_play(labctl, tmp_path: Path, loopback_inventory: Path) -> None:
+    """A catalogue without objects: demo_clean.yml runs and has nothing to remove."""
+    path = _write(tmp_path / "cat.yml", [GOOD])
+    proc = labctl("demo", "clean", "--catalogue", str(path), "-i", str(loopback_inventory))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Remove what the Service demos created" in proc.stdout
+    assert "clean: ok" in proc.stdout
