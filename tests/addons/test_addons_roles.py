@@ -193,16 +193,24 @@ def test_addons_play_refuses_nodes_without_images_for_their_architecture(tmp_pat
 
 
 @pytest.mark.skipif(shutil.which("crictl") is not None, reason="this machine has crictl")
-@pytest.mark.parametrize(("skip", "message"), [
-    ("ingress_nginx", "crictl could not run on raspi001 to pull metallb/speaker:v0.7.3"),
-    ("metallb", "crictl could not run on raspi001 to pull registry.k8s.io/ingress-nginx/"),
+@pytest.mark.parametrize(("skip", "extra", "message"), [
+    ("ingress_nginx", {}, "crictl could not run on raspi001 to pull metallb/speaker:v0.7.3"),
+    ("ingress_nginx", {"metallb_speaker_image": "mirror.lan/speaker:v0.7.3"},
+     "to pull mirror.lan/speaker:v0.7.3"),
+    ("ingress_nginx", {"metallb_registry": "registry.lan:5000"},
+     "to pull registry.lan:5000/metallb/speaker:v0.7.3"),
+    ("metallb", {}, "crictl could not run on raspi001 to pull registry.k8s.io/ingress-nginx/"),
 ])
 def test_image_pull_check_stops_before_any_cluster_task(tmp_path, manifest_server, skip,
-                                                        message):
+                                                        extra, message):
     """Without --skip-tags needs_kubeadm: the pull check is the first task that needs a
-    Kubernetes node; this machine has no crictl, so it must stop the play right there."""
+    Kubernetes node; this machine has no crictl, so it must stop the play right there. The
+    image it names is the one after labctl's overrides."""
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps(extra))
     result = play(tmp_path, REPO / "playbooks/addons.yml", "-i", str(addons_inventory(tmp_path)),
-                  "-e", f"@{local_pins(tmp_path, manifest_server)}", "--skip-tags", skip)
+                  "-e", f"@{local_pins(tmp_path, manifest_server)}", "-e", f"@{overrides}",
+                  "--skip-tags", skip)
     assert result.returncode != 0
     assert message in result.stdout, result.stdout
     assert "set metallb_check_images to false" in result.stdout or (
