@@ -218,3 +218,61 @@ def test_ingress_has_a_host_and_a_path_rule(rendered) -> None:
         "initContainers"
     ][0]
     assert "/identity/sample/index.html" in init["command"][2]
+
+
+def test_a_users_catalogue_brings_its_own_templates(tmp_path: Path) -> None:
+    """Templates next to a --catalogue file win; the role's are still there to reuse."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "my-config.yml.j2").write_text(
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: my-config\n"
+        '  namespace: {{ service_demo_namespace }}\ndata:\n  lb: "{{ service_demo_lb_address }}"\n',
+        encoding="utf-8",
+    )
+    catalogue = tmp_path / "mine.yml"
+    catalogue.write_text(
+        yaml.safe_dump(
+            {
+                "demos": [
+                    {
+                        "name": "mine",
+                        "title": "my demo",
+                        "teaches": "user demos reuse the role's templates and add their own",
+                        "templates": ["sample-externalname.yml.j2", "my-config.yml.j2"],
+                        "checks": [{"id": "http_reachable", "params": {"url": "http://x/"}}],
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABCTL_", "XDG_"))}
+    env.update(XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "labctl"),
+            "render",
+            "mine",
+            "--catalogue",
+            str(catalogue),
+            "-i",
+            str(CHAPTER_INVENTORY),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    objects = [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        ("Service", "sample-externalname"),
+        ("ConfigMap", "my-config"),
+    ]
+    assert objects[1]["data"] == {"lb": "192.168.3.100"}
+    for obj in objects:
+        validate(obj)
