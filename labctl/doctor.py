@@ -88,8 +88,15 @@ class DoctorReport:
 
 
 def _pool_text(inv: Inventory) -> str:
-    raw = inv.lab_vars.get("metallb_addresses") or []
-    return ", ".join(str(e) for e in raw) if isinstance(raw, list) else str(raw)
+    """The pool as address ranges (``a.b.c.d-a.b.c.e``), merged where they touch."""
+    ranges: list[list[ipaddress.IPv4Address]] = []
+    for net in sorted(inv.pool):
+        first, last = net.network_address, net.broadcast_address
+        if ranges and int(ranges[-1][1]) + 1 >= int(first):
+            ranges[-1][1] = max(ranges[-1][1], last)
+        else:
+            ranges.append([first, last])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
 
 
 def _pool_size(pool: Iterable[ipaddress.IPv4Network]) -> int:
@@ -275,18 +282,26 @@ def live_rows(result: RunResult, hosts: Iterable[str]) -> list[Row]:
                     _clean(item.get("hint", "")),
                 )
             )
+        recap = result.recap.get(host)
         failures = [f for f in result.failures if f.host == host]
         unreachable = [f for f in failures if f.unreachable]
+        # a failure the role rescued (e.g. sudo) is already a row; the recap does not count it
+        failures = [f for f in failures if f.unreachable or (recap is not None and recap.failed)]
         explained = any(r.host == host and r.status == FAIL for r in rows)
         if unreachable:
             first = unreachable[0]
-            hint = (
-                "its SSH host key is not the one labctl trusted: if you reflashed it, run "
-                "`labctl trust`; otherwise do not connect"
-                if first.host_key_changed
-                else "is the Pi on and on the lab network? check ansible_host and ansible_user, "
-                "`ssh <user>@<address>`, and run `labctl trust` after reflashing"
-            )
+            if first.host_key_changed:
+                hint = (
+                    "its SSH host key is not the one labctl trusted: if you reflashed it, run "
+                    "`labctl trust`; otherwise do not connect"
+                )
+            elif getattr(first, "host_key_unknown", False):
+                hint = "labctl does not know this host's SSH key yet: run `labctl trust`"
+            else:
+                hint = (
+                    "is the Pi on and on the lab network? check ansible_host, ansible_user and "
+                    "`ssh <user>@<address>`"
+                )
             rows.append(Row(host, "SSH reachable", FAIL, _clean(first.message), hint))
         elif failures and not explained:
             first = failures[0]
@@ -299,7 +314,7 @@ def live_rows(result: RunResult, hosts: Iterable[str]) -> list[Row]:
                     "run labctl doctor -v to see Ansible's output",
                 )
             )
-        elif not published.get(host) and not failures and result.recap.get(host) is None:
+        elif not published.get(host) and not failures and recap is None:
             rows.append(
                 Row(
                     host,

@@ -35,6 +35,8 @@ unit_enabled: {type: dict, description: "unit -> is-enabled state ('' when unkno
 unit_active: {type: dict, description: "unit -> is-active state."}
 disk_free_mb: {type: int, description: Free space under disk_path for root, in MB.}
 wireless: {type: list, description: Interfaces the kernel reports as wireless.}
+memtotal_mb: {type: int, description: "MemTotal in MB (kubeadm's [ERROR Mem] compares this)."}
+cpus: {type: int, description: "CPUs this process may use (kubeadm's [ERROR NumCPU] counts these)."}
 listeners: {type: list, description: "One line per socket listening on port (ss -ltnp)."}
 """
 
@@ -76,6 +78,13 @@ def listeners(port: int) -> list[str]:
     return found
 
 
+def memtotal_mb() -> int:
+    for line in (read("/proc/meminfo") or "").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -108,6 +117,8 @@ def main() -> None:
         disk_free_mb=disk_free_mb,
         wireless=sorted(p.split("/")[4] for p in glob.glob("/sys/class/net/*/wireless")),
         listeners=listeners(params["port"]) if params["port"] else [],
+        memtotal_mb=memtotal_mb(),
+        cpus=len(os.sched_getaffinity(0)),
     )
 
 
