@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import BUILD_SH, e2e_cache
+from e2e_support import BUILD_SH, e2e_cache
 
 pytestmark = pytest.mark.docker
 

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BUILD_SH, E2E
+from e2e_support import BUILD_SH, E2E
 
 REFUSAL = (
     "github.com/k3s-io/k3s@5aed4d7beddeb3e67120da477c876ac9efd70318: invalid version: reading "

@@ -8,7 +8,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import E2E, ROOT
+from e2e_support import E2E, ROOT
 
 MANIFEST = E2E / "manifests" / "coredns.yaml"
 

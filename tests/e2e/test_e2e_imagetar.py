@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import E2E
+from e2e_support import E2E
 
 IMAGETAR = E2E / "imagetar.py"
 
