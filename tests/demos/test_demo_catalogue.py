@@ -120,3 +120,45 @@ def test_clean_runs_the_clean_play(labctl, tmp_path: Path, loopback_inventory: P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Remove what the Service demos created" in proc.stdout
     assert "clean: ok" in proc.stdout
+
+
+def test_none_selector_without_an_nfs_node_says_what_is_missing(
+    labctl, tmp_path: Path, loopback_inventory: Path
+) -> None:
+    """The demo's `requires` stops it before anything is applied, naming the fix. (The
+    kubeconfig points at a closed loopback port: no cluster exists or is contacted.)"""
+    data = yaml.safe_load(loopback_inventory.read_text())
+    without_nfs = tmp_path / "no-nfs.yml"
+    del data["all"]["children"]["lab"]["children"]["nfs"]
+    without_nfs.write_text(yaml.safe_dump(data), encoding="utf-8")
+    kubeconfig = tmp_path / "state" / "labctl" / "kubeconfig"
+    kubeconfig.parent.mkdir(parents=True)
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+                "users": [{"name": "u", "user": {"token": "none"}}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    kubeconfig.chmod(0o600)
+    missing = "demo none-selector: no NFS node in the inventory"
+    proc = labctl("demo", "none-selector", "--json", "-i", str(without_nfs))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["not_run"] == ["none-selector.http_marker"]
+    messages = [f["message"] for f in report["failures"]]
+    assert any(missing in m and "service_demo_none_selector_addresses" in m for m in messages), (
+        messages
+    )
+    # with the NFS node the requirement holds, and the run gets as far as the (absent) API
+    proc = labctl("demo", "none-selector", "--json", "-i", str(loopback_inventory))
+    messages = [f["message"] for f in json.loads(proc.stdout)["failures"]]
+    assert proc.returncode == 1 and messages
+    assert not any(missing in m for m in messages), messages
+    assert any("127.0.0.1" in m and "refused" in m for m in messages), messages
