@@ -299,7 +299,7 @@ def render(
         raise UsageError(f"--upstream applies to add-ons only ({', '.join(rendering.ADDON_ROLES)})")
     objects = rendering.render_objects(name, inventory_or_chapter(inventory), extravars)
     if upstream:
-        objects = rendering.upstream(name, addon_version, arch) + objects
+        objects = rendering.upstream(name, addon_version, arch, objects)
     typer.echo(rendering.to_yaml(objects), nl=False)
 
 

@@ -202,6 +202,7 @@ class _Validator:
         hosts = self.hosts(masters + workers + nfs, lab_where, subnet)
         pool = self.pool(lab_vars, lab_where, subnet, hosts)
         self.check_nodeports(lab_vars, f"{lab_where}.vars")
+        self.check_versions(lab_vars, f"{lab_where}.vars")
         return Inventory(self.path, hosts, lab_vars, subnet, pool)
 
     def members_tree(self, group: str) -> set[str]:
@@ -329,6 +330,14 @@ class _Validator:
             raise self.fail(
                 key, f"{entry!r} is not a range (a.b.c.d-a.b.c.e) or a CIDR ({exc})"
             ) from None
+
+    def check_versions(self, lab_vars: Mapping[str, Any], where: str) -> None:
+        from labctl import manifests
+
+        try:
+            manifests.validate_versions(lab_vars)
+        except UsageError as exc:
+            raise self.fail(where, str(exc)) from None
 
     def check_nodeports(self, lab_vars: Mapping[str, Any], where: str) -> None:
         for name, value in _nodeport_settings(lab_vars):

@@ -41,10 +41,13 @@ def extravars(name: str, addon_version: str | None, catalogue: Path | None) -> d
     return extra
 
 
-def upstream(name: str, version: str | None, arch: str) -> list[dict[str, Any]]:
+def upstream(
+    name: str, version: str | None, arch: str, authored: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The fetched, transformed upstream manifest, then labctl's own objects not already in it."""
     from labctl import manifests
 
-    return manifests.upstream_objects(name, version, arch)
+    return manifests.combine(manifests.upstream_objects(name, version, arch), list(authored))
 
 
 def role_for(name: str) -> str:

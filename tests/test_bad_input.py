@@ -133,15 +133,15 @@ CASES = [
     ),
     (
         "nodeport-out-of-range",
-        variant("        lab_subnet:", "        service_demo_nodeport: 8080\n        lab_subnet:"),
-        ["service_demo_nodeport", "30000-32767"],
+        variant("        lab_subnet:", "        service_demo_nodeport_node_port: 8080\n        lab_subnet:"),
+        ["service_demo_nodeport_node_port", "30000-32767"],
     ),
     (
         "nodeport-wrong-type",
         variant(
-            "        lab_subnet:", "        service_demo_nodeport: '30080'\n        lab_subnet:"
+            "        lab_subnet:", "        service_demo_nodeport_node_port: '30080'\n        lab_subnet:"
         ),
-        ["service_demo_nodeport", "whole number"],
+        ["service_demo_nodeport_node_port", "whole number"],
     ),
     (
         "unknown-setting-typo",
@@ -155,6 +155,11 @@ CASES = [
             "raspi003: {ansible_host: 127.77.9.13, ansible_port: 70000}",
         ),
         ["raspi003.ansible_port", "TCP port"],
+    ),
+    (
+        "unpinned-addon-version",
+        variant("        lab_subnet:", "        metallb_version: '0.9.9'\n        lab_subnet:"),
+        ["metallb", "0.9.9", "0.7.3", "0.16.1"],
     ),
     (
         "two-nfs-nodes",
