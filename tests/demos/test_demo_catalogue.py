@@ -162,3 +162,18 @@ def test_none_selector_without_an_nfs_node_says_what_is_missing(
     assert proc.returncode == 1 and messages
     assert not any(missing in m for m in messages), messages
     assert any("127.0.0.1" in m and "refused" in m for m in messages), messages
+
+
+def test_a_check_that_cannot_run_is_reported_failed(
+    labctl, tmp_path: Path, loopback_inventory: Path
+) -> None:
+    """A broken check (here: no url) still publishes a failed result and names the cause."""
+    path = _write(tmp_path / "cat.yml", [GOOD])
+    proc = labctl("demo", "mine", "--json", "--catalogue", str(path), "-i", str(loopback_inventory))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    (check,) = report["demos"][0]["checks"]
+    assert check["passed"] is False
+    assert check["summary"].startswith("the check could not run:")
+    assert "url" in check["summary"]
+    assert report["failed_checks"] == ["mine.http_reachable"]
