@@ -44,17 +44,24 @@ def docker_available() -> None:
 
 
 @pytest.fixture(scope="session")
+def standin_lock() -> Iterator[None]:
+    """Held for the rest of the session by whatever uses fixed container names (the session
+    lab, molecule), so concurrent pytest sessions on one Docker engine wait for each other."""
+    with session_lock():
+        yield
+
+
+@pytest.fixture(scope="session")
 def standins(
-    docker_available: None, tmp_path_factory: pytest.TempPathFactory
+    docker_available: None, standin_lock: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StandinLab]:
     """The session's four stand-in Pis (raspi001..003, nfspi), booted and trusted."""
-    with session_lock():
-        lab = session_lab(tmp_path_factory.mktemp("standins"))
-        lab.up()
-        try:
-            yield lab
-        finally:
-            lab.down()
+    lab = session_lab(tmp_path_factory.mktemp("standins"))
+    lab.up()
+    try:
+        yield lab
+    finally:
+        lab.down()
 
 
 @pytest.fixture
