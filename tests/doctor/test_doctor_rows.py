@@ -180,6 +180,14 @@ def test_rescued_failure_is_not_reported_twice():
     assert [r.check for r in doctor.live_rows(res, ["raspi002"])] == ["sudo works"]
 
 
+def test_rescued_failure_behind_passing_rows_adds_no_row():
+    # e.g. kubectl failed on the master and the pool row says so as a WARN
+    pool = {"check": "MetalLB pool unused", "status": "WARN", "detail": "could not ask", "hint": ""}
+    rescued = Failure("raspi001", "MetalLB pool | list LoadBalancer ingress addresses", "rc 1")
+    res = result({"doctor": {"raspi001": [pool]}}, [rescued], {"raspi001": HostRecap(rescued=1)})
+    assert [r.status for r in doctor.live_rows(res, ["raspi001"])] == ["WARN"]
+
+
 def test_unexplained_task_failure_becomes_a_fail_row():
     crash = Failure("raspi001", "Snapshot | read what the checks judge", "MODULE FAILURE")
     res = result({"doctor": {}}, [crash], {"raspi001": HostRecap(failed=1)})

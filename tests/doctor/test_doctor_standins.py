@@ -7,7 +7,9 @@ One lab of fresh (unconfigured) stand-ins, broken on purpose, then repaired:
    switched off; and a container of our own answering on a MetalLB pool address.
    `labctl doctor --json` exits 1 and names each problem with its hint; the preflight play in
    enforce mode (what `labctl up` runs first) stops on the FAIL rows, and lets the rows that
-   `up` repairs itself (cmdline flag, swap) through as WARN.
+   `up` repairs itself (cmdline flag, swap) through as WARN. raspi002's lab interface is
+   renamed wlan0, as on the chapter's Wi-Fi Pis: a WARN with MetalLB's layer-2 caveat (the
+   kernel's wireless flag cannot be made here, so the name-based detection is what runs).
 2. half repaired: every single swap source alone still FAILs (an fstab swap line; a disabled
    dphys-swapfile that still has CONF_SWAPSIZE=100).
 3. repaired: every host configured, the squatter gone: exit 0, no FAIL row.
@@ -79,6 +81,8 @@ def squatter(fresh_standins):
 def test_doctor_names_each_problem_then_passes_once_repaired(squatter, monkeypatch):
     lab, squatter_name, squatter_address = squatter
     configure_like_pi_node(lab, "raspi002")
+    lab.exec("raspi002", "sh", "-c", "ip link set eth0 down && ip link set eth0 name wlan0 && "
+             "ip link set wlan0 up", check=True)  # fmt: skip
     lab.exec("raspi003", "rm", "-f", "/etc/sudoers.d/010_pi-nopasswd", check=True)
     lab.exec("raspi001", "systemd-run", "--unit=port6443", "/usr/bin/python3", "-m", "http.server",
              "6443", check=True)  # fmt: skip
@@ -112,6 +116,10 @@ def test_doctor_names_each_problem_then_passes_once_repaired(squatter, monkeypat
     # an x86_64 stand-in is said to be one, never passed off as a Pi
     assert rows["raspi002"]["architecture"]["status"] == "WARN"
     assert "not a Raspberry Pi" in rows["raspi002"]["architecture"]["hint"]
+    wifi = rows["raspi002"]["lab interface"]
+    assert (wifi["status"], wifi["detail"]) == ("WARN", f"{lab.hosts['raspi002']} on wlan0 (Wi-Fi)")
+    assert "ARP" in wifi["hint"] and "promisc on" in wifi["hint"]
+    assert rows["raspi001"]["lab interface"]["status"] == "PASS"
 
     # 1b. the same checks in enforce mode, as `labctl up` runs them first (tags: all)
     from labctl.runner import RunRequest, run
@@ -121,6 +129,7 @@ def test_doctor_names_each_problem_then_passes_once_repaired(squatter, monkeypat
             monkeypatch.setenv(key, value)
     result = run(RunRequest("preflight", "preflight.yml", lab.inventory_path))
     assert not result.ok
+    assert result.changed == 0  # preflight only reads
     stopped = {f.host: f.message for f in result.failures if not f.unreachable}
     assert "MetalLB pool unused FAILED" in stopped["raspi001"], stopped
     assert "port 6443 free FAILED" in stopped["raspi001"]
@@ -142,6 +151,7 @@ def test_doctor_names_each_problem_then_passes_once_repaired(squatter, monkeypat
              "/etc/sudoers.d/010_pi-nopasswd && chmod 0440 /etc/sudoers.d/010_pi-nopasswd",
              check=True)  # fmt: skip
     lab.start("nfspi")
+    lab.exec("raspi002", "ip", "link", "set", "wlan0", "promisc", "on", check=True)
     rc, rows, err = labctl_doctor(lab)
     assert rc == 1, err[-3000:]
     assert rows["raspi001"]["swap off"]["status"] == "FAIL"
@@ -157,6 +167,7 @@ def test_doctor_names_each_problem_then_passes_once_repaired(squatter, monkeypat
     assert "101 addresses probed" in rows["raspi001"]["MetalLB pool unused"]["detail"]
     assert rows["raspi003"]["sudo works"]["status"] == "PASS"
     assert rows["nfspi"]["SSH reachable"]["status"] == "PASS"
+    assert rows["raspi002"]["lab interface"]["detail"].endswith("on wlan0 (Wi-Fi, promiscuous)")
 
     # 3. repaired
     lab.exec("raspi001", "sed", "-i", "/^\\/var\\/swap /d", "/etc/fstab", check=True)
