@@ -35,7 +35,11 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str
 def p1(rounds: int) -> None:
     cases = {
         "labctl --help": [str(BIN / "labctl"), "--help"],
-        "typer one-command --help": [sys.executable, str(ROOT / "bench" / "typer_floor.py"), "--help"],
+        "typer one-command --help": [
+            sys.executable,
+            str(ROOT / "bench" / "typer_floor.py"),
+            "--help",
+        ],
         "python -c 'import typer'": [sys.executable, "-c", "import typer"],
     }
     times: dict[str, list[float]] = {name: [] for name in cases}

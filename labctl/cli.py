@@ -147,8 +147,15 @@ def up(
     inv = load_inventory(inventory)
     request = RunRequest("up", "site.yml", inv.path, tags=parts, verbosity=verbose)
     result = run_playbook(request, f"labctl up ({', '.join(parts) or 'everything'})", json_out)
-    if result.ok and paths.kubeconfig().is_file() and not json_out:
-        _stdout().print(f"kubeconfig: {paths.kubeconfig()}  (export KUBECONFIG=...)")
+    console = _stderr() if json_out else _stdout()
+    if not result.ok and result.stats.get("doctor"):
+        from labctl import doctor
+
+        blockers = [r for r in doctor.live_rows(result, inv.hosts) if r.status == doctor.FAIL]
+        if blockers:
+            console.print(doctor.table(doctor.DoctorReport(blockers)))
+    if result.ok and paths.kubeconfig().is_file():
+        console.print(f"kubeconfig: {paths.kubeconfig()}  (export KUBECONFIG=...)", highlight=False)
     finish(result, "up", json_out)
 
 
@@ -422,7 +429,6 @@ def status(json_out: JsonOpt = False) -> None:
     for addon, state in found.addons.items():
         out.print(f"{addon}: {state}", highlight=False)
     out.print(f"demo objects: {', '.join(found.demo_objects) or 'none'}", highlight=False)
-
 
 
 def main() -> None:

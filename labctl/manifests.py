@@ -175,8 +175,12 @@ def upgrade_api_versions(objs: Iterable[Obj]) -> list[Obj]:
                 spec["selector"] = {"matchLabels": dict(labels)}
         elif api == "rbac.authorization.k8s.io/v1beta1" and kind in _RBAC_KINDS:
             obj["apiVersion"] = "rbac.authorization.k8s.io/v1"
-        elif api in ("extensions/v1beta1", "policy/v1beta1", "apiextensions.k8s.io/v1beta1",
-                     "networking.k8s.io/v1beta1"):
+        elif api in (
+            "extensions/v1beta1",
+            "policy/v1beta1",
+            "apiextensions.k8s.io/v1beta1",
+            "networking.k8s.io/v1beta1",
+        ):
             raise ManifestError(
                 f"{identity(obj)}: {api} is no longer served and has no mechanical successor: "
                 "pin a newer upstream release"
@@ -200,8 +204,9 @@ class ImageRef:
             registry, path = first, rest
         else:
             registry, path = "docker.io", name
-        repository, _, tag = path.partition(":") if ":" in path.rsplit("/", 1)[-1] else (
-            path, "", "")
+        repository, _, tag = (
+            path.partition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "")
+        )
         if registry == "docker.io" and "/" not in repository:
             repository = f"library/{repository}"
         return cls(registry, repository, tag or None, digest or None)
@@ -427,8 +432,9 @@ def transform(objs: Iterable[Obj], how: Transform) -> list[Obj]:
     if how.upgrade_api_versions:
         out = upgrade_api_versions(out)
     if how.images or how.registry or how.arch_suffix:
-        out = map_images(out, how.images, registry=how.registry or None,
-                         arch_suffix=how.arch_suffix or None)
+        out = map_images(
+            out, how.images, registry=how.registry or None, arch_suffix=how.arch_suffix or None
+        )
     if how.tolerations:
         out = add_tolerations(out, how.tolerations, how.toleration_targets)
     if how.replace:
@@ -470,8 +476,9 @@ def role_defaults(role: str, roles_dir: Path | None = None) -> dict[str, Any]:
     return data
 
 
-def release(defaults: Mapping[str, Any], prefix: str, version: str | None = None) -> tuple[
-        str, dict[str, Any]]:
+def release(
+    defaults: Mapping[str, Any], prefix: str, version: str | None = None
+) -> tuple[str, dict[str, Any]]:
     """``(version, pin)`` from ``<prefix>_releases`` (``version`` defaults to ``<prefix>_version``).
 
     An unknown version is bad input (exit 2) and the message lists the pinned ones.
@@ -561,13 +568,20 @@ def addon_transform(
     if addon == "ingress-nginx":
         svc = pin.get("service") or {}
         ports = {
-            "http": {"port": 80, "nodePort": defaults["ingress_nginx_http_nodeport"],
-                     "appProtocol": "http"},
-            "https": {"port": 443, "nodePort": defaults["ingress_nginx_https_nodeport"],
-                      "appProtocol": "https"},
+            "http": {
+                "port": 80,
+                "nodePort": defaults["ingress_nginx_http_nodeport"],
+                "appProtocol": "http",
+            },
+            "https": {
+                "port": 443,
+                "nodePort": defaults["ingress_nginx_https_nodeport"],
+                "appProtocol": "https",
+            },
         }
-        service = nodeport_service(svc["name"], svc["namespace"], svc["selector"], ports,
-                                   svc.get("labels"))
+        service = nodeport_service(
+            svc["name"], svc["namespace"], svc["selector"], ports, svc.get("labels")
+        )
         check_architecture(f"ingress-nginx {version}", pin, arch, overridden=bool(images))
         return Transform(
             images=images or {},

@@ -133,13 +133,17 @@ CASES = [
     ),
     (
         "nodeport-out-of-range",
-        variant("        lab_subnet:", "        service_demo_nodeport_node_port: 8080\n        lab_subnet:"),
+        variant(
+            "        lab_subnet:",
+            "        service_demo_nodeport_node_port: 8080\n        lab_subnet:",
+        ),
         ["service_demo_nodeport_node_port", "30000-32767"],
     ),
     (
         "nodeport-wrong-type",
         variant(
-            "        lab_subnet:", "        service_demo_nodeport_node_port: '30080'\n        lab_subnet:"
+            "        lab_subnet:",
+            "        service_demo_nodeport_node_port: '30080'\n        lab_subnet:",
         ),
         ["service_demo_nodeport_node_port", "whole number"],
     ),

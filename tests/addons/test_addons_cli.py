@@ -19,26 +19,57 @@ POOL = ["10.77.9.100-10.77.9.110"]
 def labctl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     inventory = tmp_path / "hosts.yml"
     if not inventory.exists():
-        inventory.write_text(yaml.safe_dump({"all": {"children": {"lab": {
-            "children": {
-                "master": {"hosts": {"raspi001": {"ansible_host": "10.77.9.11"}}},
-                "workers": {"hosts": {"raspi002": {"ansible_host": "10.77.9.12"}}},
-            },
-            "vars": {"ansible_user": "pi", "lab_subnet": "10.77.9.0/24",
-                     "metallb_addresses": POOL},
-        }}}}))
+        inventory.write_text(
+            yaml.safe_dump(
+                {
+                    "all": {
+                        "children": {
+                            "lab": {
+                                "children": {
+                                    "master": {
+                                        "hosts": {"raspi001": {"ansible_host": "10.77.9.11"}}
+                                    },
+                                    "workers": {
+                                        "hosts": {"raspi002": {"ansible_host": "10.77.9.12"}}
+                                    },
+                                },
+                                "vars": {
+                                    "ansible_user": "pi",
+                                    "lab_subnet": "10.77.9.0/24",
+                                    "metallb_addresses": POOL,
+                                },
+                            }
+                        }
+                    }
+                }
+            )
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "LABCTL_"))}
-    env.update(XDG_STATE_HOME=str(tmp_path / "state"), XDG_CACHE_HOME=str(tmp_path / "cache"),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), LABCTL_INVENTORY=str(inventory))
-    return subprocess.run([str(LABCTL), *args], env=env, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, check=False)
+    env.update(
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        LABCTL_INVENTORY=str(inventory),
+    )
+    return subprocess.run(
+        [str(LABCTL), *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize(("args", "kinds"), [
-    (["render", "metallb"], ["ConfigMap"]),
-    (["render", "metallb", "--addon-version", "0.16.1"], ["IPAddressPool", "L2Advertisement"]),
-    (["render", "ingress-nginx"], ["Service"]),
-])
+@pytest.mark.parametrize(
+    ("args", "kinds"),
+    [
+        (["render", "metallb"], ["ConfigMap"]),
+        (["render", "metallb", "--addon-version", "0.16.1"], ["IPAddressPool", "L2Advertisement"]),
+        (["render", "ingress-nginx"], ["Service"]),
+    ],
+)
 def test_render_prints_valid_objects(tmp_path, args, kinds):
     result = labctl(tmp_path, *args)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -50,12 +81,17 @@ def test_render_prints_valid_objects(tmp_path, args, kinds):
     assert POOL[0] in text if args[1] == "metallb" else "nodePort: 30090" in text
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["render", "metallb", "--addon-version", "0.9.9"], "unknown metallb version '0.9.9'"),
-    (["render", "ingress-nginx", "--addon-version", "0.24.1"],
-     "unknown ingress_nginx version '0.24.1'"),
-    (["render", "traefik"], "unknown name 'traefik'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["render", "metallb", "--addon-version", "0.9.9"], "unknown metallb version '0.9.9'"),
+        (
+            ["render", "ingress-nginx", "--addon-version", "0.24.1"],
+            "unknown ingress_nginx version '0.24.1'",
+        ),
+        (["render", "traefik"], "unknown name 'traefik'"),
+    ],
+)
 def test_render_refuses_unknown_names_and_versions(tmp_path, args, message):
     result = labctl(tmp_path, *args)
     assert result.returncode == 2

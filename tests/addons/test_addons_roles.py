@@ -44,7 +44,11 @@ def ansible_env(tmp_path: Path) -> dict[str, str]:
 def play(tmp_path: Path, playbook: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(ANSIBLE_PLAYBOOK), str(playbook), *args],
-        env=ansible_env(tmp_path), capture_output=True, text=True, timeout=300, check=False,
+        env=ansible_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -52,19 +56,32 @@ def render(tmp_path: Path, role: str, extra: dict) -> tuple[subprocess.Completed
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     book = tmp_path / f"render-{role}.yml"
-    book.write_text(yaml.safe_dump([{
-        "name": "Render what labctl authors",
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "tasks": [
-            {"name": "Objects", "ansible.builtin.include_role": {"name": role,
-                                                                "tasks_from": "objects"}},
-            {"name": "Write them out", "ansible.builtin.copy": {
-                "content": "{{ " + role + "_objects | to_json }}",
-                "dest": str(out / f"{role}.json"), "mode": "0644"}},
-        ],
-    }]))
+    book.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Render what labctl authors",
+                    "hosts": "localhost",
+                    "connection": "local",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "Objects",
+                            "ansible.builtin.include_role": {"name": role, "tasks_from": "objects"},
+                        },
+                        {
+                            "name": "Write them out",
+                            "ansible.builtin.copy": {
+                                "content": "{{ " + role + "_objects | to_json }}",
+                                "dest": str(out / f"{role}.json"),
+                                "mode": "0644",
+                            },
+                        },
+                    ],
+                }
+            ]
+        )
+    )
     vars_file = tmp_path / f"vars-{role}.json"
     vars_file.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **extra}))
     return play(tmp_path, book, "-i", "localhost,", "-e", f"@{vars_file}"), out / f"{role}.json"
@@ -75,15 +92,20 @@ def test_metallb_073_pool_is_the_chapters_configmap(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     (cm,) = json.loads(out.read_text())
     assert (cm["kind"], cm["metadata"]["name"], cm["metadata"]["namespace"]) == (
-        "ConfigMap", "config", "metallb-system")
+        "ConfigMap",
+        "config",
+        "metallb-system",
+    )
     assert yaml.safe_load(cm["data"]["config"]) == {
-        "address-pools": [{"name": "default", "protocol": "layer2", "addresses": POOL}]}
+        "address-pools": [{"name": "default", "protocol": "layer2", "addresses": POOL}]
+    }
     assert validate(cm) == schema_version()
 
 
 def test_metallb_current_pool_is_ipaddresspool_and_l2advertisement(tmp_path):
-    result, out = render(tmp_path, "metallb", {"metallb_addresses": POOL,
-                                               "metallb_version": "0.16.1"})
+    result, out = render(
+        tmp_path, "metallb", {"metallb_addresses": POOL, "metallb_version": "0.16.1"}
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     pool, l2 = json.loads(out.read_text())
     assert pool["kind"] == "IPAddressPool" and pool["spec"]["addresses"] == POOL
@@ -98,19 +120,35 @@ def test_ingress_nodeport_service_validates(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     (svc,) = json.loads(out.read_text())
     assert svc["spec"]["type"] == "NodePort"
-    assert {p["name"]: p["nodePort"] for p in svc["spec"]["ports"]} == {"http": 30111,
-                                                                        "https": 30443}
+    assert {p["name"]: p["nodePort"] for p in svc["spec"]["ports"]} == {
+        "http": 30111,
+        "https": 30443,
+    }
     validate(svc)
 
 
-@pytest.mark.parametrize(("role", "extra", "message"), [
-    ("metallb", {"metallb_addresses": POOL, "metallb_version": "0.9.9"},
-     "unknown metallb_version 0.9.9: labctl pins 0.7.3, 0.16.1"),
-    ("metallb", {}, "metallb_addresses"),
-    ("ingress_nginx", {"ingress_nginx_version": "0.24.1"}, "unknown ingress_nginx_version 0.24.1"),
-    ("ingress_nginx", {"ingress_nginx_https_nodeport": 443}, "node port 443 for 'https' is outside"),
-    ("ingress_nginx", {"ingress_nginx_class_name": "traefik"}, "not the IngressClass"),
-])
+@pytest.mark.parametrize(
+    ("role", "extra", "message"),
+    [
+        (
+            "metallb",
+            {"metallb_addresses": POOL, "metallb_version": "0.9.9"},
+            "unknown metallb_version 0.9.9: labctl pins 0.7.3, 0.16.1",
+        ),
+        ("metallb", {}, "metallb_addresses"),
+        (
+            "ingress_nginx",
+            {"ingress_nginx_version": "0.24.1"},
+            "unknown ingress_nginx_version 0.24.1",
+        ),
+        (
+            "ingress_nginx",
+            {"ingress_nginx_https_nodeport": 443},
+            "node port 443 for 'https' is outside",
+        ),
+        ("ingress_nginx", {"ingress_nginx_class_name": "traefik"}, "not the IngressClass"),
+    ],
+)
 def test_bad_input_stops_the_render_with_a_clear_message(tmp_path, role, extra, message):
     result, out = render(tmp_path, role, extra)
     assert result.returncode != 0
@@ -123,38 +161,56 @@ def test_bad_input_stops_the_render_with_a_clear_message(tmp_path, role, extra, 
 
 
 def addons_inventory(tmp_path: Path, **host_vars: dict) -> Path:
-    inv = {"lab": {
-        "children": {
-            "master": {"hosts": {"raspi001": host_vars.get("raspi001") or {}}},
-            "workers": {"hosts": {"raspi002": host_vars.get("raspi002") or {}}},
-        },
-        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                 "metallb_addresses": POOL},
-    }}
+    inv = {
+        "lab": {
+            "children": {
+                "master": {"hosts": {"raspi001": host_vars.get("raspi001") or {}}},
+                "workers": {"hosts": {"raspi002": host_vars.get("raspi002") or {}}},
+            },
+            "vars": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": sys.executable,
+                "metallb_addresses": POOL,
+            },
+        }
+    }
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inv))
     return path
 
 
-def local_pins(tmp_path: Path, server, metallb_body: str = METALLB_073,
-               ingress_body: str = INGRESS) -> Path:
+def local_pins(
+    tmp_path: Path, server, metallb_body: str = METALLB_073, ingress_body: str = INGRESS
+) -> Path:
     """Extra vars pointing every pinned release at the local server (the sha256 is always
     that of the manifest written in the tests: a different body means a mismatch)."""
     pins = {}
-    for role, key, body, good in (("metallb", "metallb_releases", metallb_body, METALLB_073),
-                                  ("ingress_nginx", "ingress_nginx_releases", ingress_body,
-                                   INGRESS)):
+    for role, key, body, good in (
+        ("metallb", "metallb_releases", metallb_body, METALLB_073),
+        ("ingress_nginx", "ingress_nginx_releases", ingress_body, INGRESS),
+    ):
         releases = yaml.safe_load((REPO / "roles" / role / "defaults/main.yml").read_text())[key]
-        pins[key] = {v: dict(p, url=server.put(f"{role}-{v}.yaml", body), sha256=sha256(good))
-                     for v, p in releases.items()}
+        pins[key] = {
+            v: dict(p, url=server.put(f"{role}-{v}.yaml", body), sha256=sha256(good))
+            for v, p in releases.items()
+        }
     path = tmp_path / "pins.json"
     path.write_text(json.dumps(pins))
     return path
 
 
 def run_addons(tmp_path: Path, inventory: Path, pins: Path, *extra: str):
-    return play(tmp_path, REPO / "playbooks/addons.yml", "-i", str(inventory), "-e", f"@{pins}",
-                "--skip-tags", "needs_kubeadm", *extra)
+    return play(
+        tmp_path,
+        REPO / "playbooks/addons.yml",
+        "-i",
+        str(inventory),
+        "-e",
+        f"@{pins}",
+        "--skip-tags",
+        "needs_kubeadm",
+        *extra,
+    )
 
 
 def test_addons_play_runs_the_pipeline_without_a_cluster(tmp_path, manifest_server):
@@ -166,8 +222,10 @@ def test_addons_play_runs_the_pipeline_without_a_cluster(tmp_path, manifest_serv
     assert "changed=0" in first.stdout and "failed=0" in first.stdout
     # the manifests were fetched once and cached by checksum for the next run
     cache = tmp_path / "cache/labctl/manifests"
-    assert {p.name for p in cache.iterdir()} == {f"{sha256(METALLB_073)}.yaml",
-                                                 f"{sha256(INGRESS)}.yaml"}
+    assert {p.name for p in cache.iterdir()} == {
+        f"{sha256(METALLB_073)}.yaml",
+        f"{sha256(INGRESS)}.yaml",
+    }
     second = run_addons(tmp_path, inventory, pins)
     assert second.returncode == 0 and "changed=0" in second.stdout
     assert manifest_server.hits == {"metallb-0.7.3.yaml": 1, "ingress_nginx-1.15.1.yaml": 1}
@@ -182,8 +240,7 @@ def test_addons_play_refuses_a_manifest_whose_checksum_differs(tmp_path, manifes
     assert not (tmp_path / "cache/labctl/manifests").exists()
 
 
-def test_addons_play_refuses_nodes_without_images_for_their_architecture(tmp_path,
-                                                                         manifest_server):
+def test_addons_play_refuses_nodes_without_images_for_their_architecture(tmp_path, manifest_server):
     # the worker claims an architecture neither release publishes images for
     inventory = addons_inventory(tmp_path, raspi002={"ansible_architecture": "riscv64"})
     result = run_addons(tmp_path, inventory, local_pins(tmp_path, manifest_server))
@@ -193,28 +250,48 @@ def test_addons_play_refuses_nodes_without_images_for_their_architecture(tmp_pat
 
 
 @pytest.mark.skipif(shutil.which("crictl") is not None, reason="this machine has crictl")
-@pytest.mark.parametrize(("skip", "extra", "message"), [
-    ("ingress_nginx", {}, "crictl could not run on raspi001 to pull metallb/speaker:v0.7.3"),
-    ("ingress_nginx", {"metallb_speaker_image": "mirror.lan/speaker:v0.7.3"},
-     "to pull mirror.lan/speaker:v0.7.3"),
-    ("ingress_nginx", {"metallb_registry": "registry.lan:5000"},
-     "to pull registry.lan:5000/metallb/speaker:v0.7.3"),
-    ("metallb", {}, "crictl could not run on raspi001 to pull registry.k8s.io/ingress-nginx/"),
-])
-def test_image_pull_check_stops_before_any_cluster_task(tmp_path, manifest_server, skip,
-                                                        extra, message):
+@pytest.mark.parametrize(
+    ("skip", "extra", "message"),
+    [
+        ("ingress_nginx", {}, "crictl could not run on raspi001 to pull metallb/speaker:v0.7.3"),
+        (
+            "ingress_nginx",
+            {"metallb_speaker_image": "mirror.lan/speaker:v0.7.3"},
+            "to pull mirror.lan/speaker:v0.7.3",
+        ),
+        (
+            "ingress_nginx",
+            {"metallb_registry": "registry.lan:5000"},
+            "to pull registry.lan:5000/metallb/speaker:v0.7.3",
+        ),
+        ("metallb", {}, "crictl could not run on raspi001 to pull registry.k8s.io/ingress-nginx/"),
+    ],
+)
+def test_image_pull_check_stops_before_any_cluster_task(
+    tmp_path, manifest_server, skip, extra, message
+):
     """Without --skip-tags needs_kubeadm: the pull check is the first task that needs a
     Kubernetes node; this machine has no crictl, so it must stop the play right there. The
     image it names is the one after labctl's overrides."""
     overrides = tmp_path / "overrides.json"
     overrides.write_text(json.dumps(extra))
-    result = play(tmp_path, REPO / "playbooks/addons.yml", "-i", str(addons_inventory(tmp_path)),
-                  "-e", f"@{local_pins(tmp_path, manifest_server)}", "-e", f"@{overrides}",
-                  "--skip-tags", skip)
+    result = play(
+        tmp_path,
+        REPO / "playbooks/addons.yml",
+        "-i",
+        str(addons_inventory(tmp_path)),
+        "-e",
+        f"@{local_pins(tmp_path, manifest_server)}",
+        "-e",
+        f"@{overrides}",
+        "--skip-tags",
+        skip,
+    )
     assert result.returncode != 0
     assert message in result.stdout, result.stdout
     assert "set metallb_check_images to false" in result.stdout or (
-        "set ingress_nginx_check_images to false" in result.stdout)
+        "set ingress_nginx_check_images to false" in result.stdout
+    )
     assert "TASK [metallb : Apply" not in result.stdout
     assert "TASK [ingress_nginx : Apply" not in result.stdout
     assert "TASK [ingress_nginx : Look for" not in result.stdout
