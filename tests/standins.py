@@ -374,6 +374,8 @@ class StandinLab:
             "        # a live swapoff in a privileged container reaches the HOST kernel; the",
             "        # persisted state (dphys-swapfile disabled, CONF_SWAPSIZE, fstab) is still written.",
             "        pi_node_swapoff_now: false",
+            "        # a container cannot reboot: it would stop, and its boot_id is the host's.",
+            "        pi_node_reboot: false",
             "        # the test kernel has no nfsd; exports are written and checked with exportfs.",
             "        nfs_server_start: false",
         ]

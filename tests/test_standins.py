@@ -37,7 +37,8 @@ def test_inventory_follows_the_contract(standins: StandinLab) -> None:
     assert lab["vars"]["metallb_addresses"] == ["10.77.1.100-10.77.1.200"]
     assert lab["vars"]["ansible_user"] == "pi"
     assert Path(lab["vars"]["ansible_ssh_private_key_file"]) == standins.private_key_path
-    for switch in ("pi_node_load_modules", "pi_node_swapoff_now", "nfs_server_start"):
+    switches = ("pi_node_load_modules", "pi_node_swapoff_now", "pi_node_reboot", "nfs_server_start")
+    for switch in switches:
         assert lab["vars"][switch] is False
     assert "StrictHostKeyChecking=no" not in standins.inventory_path.read_text(encoding="utf-8")
 
