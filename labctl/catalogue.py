@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from labctl import paths
+from labctl import paths, yamlfile
 from labctl.errors import UsageError
 
 ENV_VAR = "LABCTL_CATALOGUE"
@@ -97,20 +95,7 @@ def resolve_path(explicit: Path | None = None) -> Path:
 def load(path: Path | None = None) -> Catalogue:
     """Read and validate a catalogue, or raise UsageError naming the problem and the fix."""
     where = resolve_path(path)
-    try:
-        text = where.read_text(encoding="utf-8")
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UsageError(
-            f"{where}: cannot read the demo catalogue ({reason}): check --catalogue / {ENV_VAR}"
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{where}:{mark.line + 1}" if mark else str(where)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise UsageError(f"{at}: YAML syntax error in the demo catalogue ({problem})") from None
+    data = yamlfile.read(where, "demo catalogue", f"check --catalogue / {ENV_VAR}")
     return parse(data, where)
 
 

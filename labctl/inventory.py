@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from labctl import paths
+from labctl import paths, yamlfile
 from labctl.errors import UsageError
 
 GROUP_KEYS = ("hosts", "vars", "children")
@@ -91,19 +91,7 @@ def load(path: Path, known_settings: frozenset[str] | None = None) -> Inventory:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read the inventory ({exc}): check the file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise UsageError(
-            f"{where}: YAML syntax error ({problem}): fix the indentation or quoting on that line"
-        ) from None
+    data = yamlfile.read(path, "inventory", "check the file")
     if data is None:
         raise UsageError(f"{path}: the inventory is empty: run `labctl init --force` to rewrite it")
     if not isinstance(data, dict):
