@@ -48,7 +48,10 @@ def test_trust_run_then_refuse_a_changed_key(fresh_standins):
     assert "Host key verification failed" not in reachable.stdout + reachable.stderr
     assert "UNREACHABLE" not in reachable.stderr
 
+    # a reflashed Pi: new host keys, and a reboot that ends every SSH session to the old one
     lab.regenerate_host_key("raspi002")
+    lab.stop("raspi002")
+    lab.start("raspi002")
     refused = labctl(lab, "trust", "--yes")
     assert refused.returncode == 1
     assert "raspi002 changed since you trusted it" in refused.stderr
