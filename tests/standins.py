@@ -132,6 +132,10 @@ class StandinLab:
     def inventory_path(self) -> Path:
         return self.workdir / "hosts.yml"
 
+    @property
+    def control_path_dir(self) -> Path:
+        return self.workdir / "cp"
+
     def container(self, host: str) -> str:
         return f"{self.prefix}-{host}"
 
@@ -143,6 +147,9 @@ class StandinLab:
             XDG_CONFIG_HOME=str(self.config_home),
             XDG_STATE_HOME=str(self.state_home),
             LABCTL_INVENTORY=str(self.inventory_path),
+            # SSH connection sharing (ControlPersist) per lab: a fresh lab that reuses an
+            # address must never ride on a master connection to an earlier, removed container.
+            ANSIBLE_SSH_CONTROL_PATH_DIR=str(self.control_path_dir),
         )
         return env
 
@@ -167,6 +174,7 @@ class StandinLab:
     def up(self) -> StandinLab:
         """Create the network and containers, boot them, set up SSH trust, write inventory."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.control_path_dir.mkdir(mode=0o700, exist_ok=True)
         try:
             if not self._network_created:  # a fresh lab's network already exists
                 self._remove_leftovers()
@@ -284,9 +292,15 @@ class StandinLab:
         path.chmod(0o600)
 
     def regenerate_host_key(self, host: str) -> None:
-        """Give ``host`` new SSH host keys (as a reflashed Pi would have); known_hosts is
-        left as it is, so the next connection meets a changed key."""
-        script = "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A && systemctl restart ssh"
+        """Give ``host`` new SSH host keys, as a reflashed Pi has; known_hosts is left as it
+        is, so the next connection meets a changed key. Like the reflash, this also ends every
+        SSH session to the old system: sshd's KillMode=process would keep them (and with them
+        shared master connections) alive across a mere restart."""
+        script = (
+            "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A"
+            " && systemctl kill --kill-whom=all --signal=SIGKILL ssh.service"
+            " ; systemctl reset-failed ssh.service ; systemctl restart ssh.service"
+        )
         self.exec(host, "sh", "-c", script, check=True)
 
     # ---- running things ----------------------------------------------------------------
@@ -317,8 +331,10 @@ class StandinLab:
         check: bool = False,
         timeout: float = 60,
         connect_timeout: int = 10,
+        options: Sequence[str] = (),
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``command`` on ``host`` as pi over real SSH, host-key checking on."""
+        """Run ``command`` on ``host`` as pi over real SSH, host-key checking on
+        (``options``: more ``-o`` arguments, e.g. connection sharing)."""
         args = [
             "ssh", "-F", "/dev/null",
             "-i", str(self.private_key_path),
@@ -327,6 +343,7 @@ class StandinLab:
             "-o", "StrictHostKeyChecking=yes",
             "-o", f"UserKnownHostsFile={self.known_hosts_path}",
             "-o", f"ConnectTimeout={connect_timeout}",
+            *options,
             f"pi@{self.hosts[host]}",
             command,
         ]  # fmt: skip

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -81,10 +83,20 @@ def test_unconfigured_standin_looks_like_a_fresh_pi(fresh_standins) -> None:
 
 def test_changed_host_key_is_refused_until_trusted_again(fresh_standins) -> None:
     lab = fresh_standins("raspi003")
-    assert lab.ssh("raspi003", "true").returncode == 0
-    before = _keys(lab, "raspi003")
-    lab.regenerate_host_key("raspi003")
-    refused = lab.ssh("raspi003", "true")
+    # a shared master connection (as Ansible's ControlPersist keeps) must not outlive the
+    # "reflash", or it would carry later sessions past the host-key check
+    control_dir = Path(tempfile.mkdtemp(prefix="cp", dir="/tmp"))  # socket paths stay short
+    mux = ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_dir}/%C",
+           "-o", "ControlPersist=60"]  # fmt: skip
+    try:
+        assert lab.ssh("raspi003", "true", options=mux).returncode == 0
+        before = _keys(lab, "raspi003")
+        lab.regenerate_host_key("raspi003")
+        refused = lab.ssh("raspi003", "true", options=mux)
+    finally:
+        subprocess.run(["ssh", "-o", f"ControlPath={control_dir}/%C", "-O", "exit",
+                        f"pi@{lab.hosts['raspi003']}"], capture_output=True, check=False)  # fmt: skip
+        shutil.rmtree(control_dir, ignore_errors=True)
     assert refused.returncode == 255
     assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in refused.stderr
     lab.refresh_known_hosts()
