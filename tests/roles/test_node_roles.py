@@ -135,6 +135,8 @@ def test_second_run_changes_nothing(prepared):
     report = json.loads(again.stdout)
     changed = {host: row["changed"] for host, row in report["recap"].items()}
     assert report["changed"] == 0, changed
+    assert set(report["recap"]) >= {"raspi001", "raspi002", "raspi003", "nfspi"}
+    assert "nothing changed (changed=0)" in again.stderr  # the recap says so
 
 
 # ---- reset ----------------------------------------------------------------------------
