@@ -66,16 +66,26 @@ def _run(
     return proc
 
 
-def docker_problem() -> str | None:
-    """Why the stand-ins cannot run here, or None when they can."""
-    for tool in ("docker", "ssh", "ssh-keygen", "ssh-keyscan"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
+def engine_problem() -> str | None:
+    """Why no Docker engine can be used here, or None when `docker info` answers."""
+    if shutil.which("docker") is None:
+        return "docker is not installed"
     try:
         if _run(["docker", "info"], check=False, timeout=30).returncode != 0:
             return "no Docker engine answers `docker info` (CI: .ci/start-docker)"
     except subprocess.TimeoutExpired:
         return "`docker info` did not answer within 30 s"
+    return None
+
+
+def docker_problem() -> str | None:
+    """Why the stand-ins cannot run here, or None when they can."""
+    for tool in ("ssh", "ssh-keygen", "ssh-keyscan"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    problem = engine_problem()
+    if problem is not None:
+        return problem
     if _run(["docker", "image", "inspect", IMAGE], check=False).returncode != 0:
         return f"image {IMAGE} is missing (build it: molecule/images/build.sh)"
     return None

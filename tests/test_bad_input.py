@@ -9,15 +9,12 @@ by the state dir: any play would have created a run directory there.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+import clirun
 import pytest
-
-LABCTL = str(Path(sys.executable).parent / "labctl")
 
 GOOD = """\
 all:
@@ -178,24 +175,14 @@ CASES = [
 
 @pytest.fixture
 def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABCTL_", "XDG_"))}
-    env.update(
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        HOME=str(tmp_path / "home"),
-        COLUMNS="200",
-    )
-    return env
+    return {**clirun.isolated_env(tmp_path), "HOME": str(tmp_path / "home")}
 
 
 def labctl(
     args: list[str], env: dict[str, str], cwd: Path
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     start = time.monotonic()
-    proc = subprocess.run(
-        [LABCTL, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
-    )
+    proc = clirun.run(*args, env=env, cwd=cwd, timeout=60)
     return proc, time.monotonic() - start
 
 

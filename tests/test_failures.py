@@ -13,16 +13,15 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-LABCTL = str(Path(sys.executable).parent / "labctl")
+import clirun
 
 
 def start_up(lab, *parts: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [LABCTL, "up", "--only", ",".join(parts)],
+        [clirun.LABCTL, "up", "--only", ",".join(parts)],
         env={**lab.env(), "COLUMNS": "200"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -66,13 +65,7 @@ def test_worker_lost_mid_run_is_named_and_rerun_converges(fresh_standins):
     assert any(f["host"] == "raspi003" and f["unreachable"] for f in record["failures"])
 
     lab.start("raspi003")
-    again = subprocess.run(
-        [LABCTL, "up", "--only", "prepare"],
-        env={**lab.env(), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    again = clirun.run("up", "--only", "prepare", env=lab.env(), timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "up: ok" in again.stdout
 

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
-LABCTL = str(Path(sys.executable).parent / "labctl")
+import clirun
 
 
-def labctl(lab, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [LABCTL, *args],
-        env={**lab.env(), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+def labctl(lab, *args: str) -> subprocess.CompletedProcess[str]:
+    return clirun.run(*args, env=lab.env())
 
 
 def test_trust_run_then_refuse_a_changed_key(fresh_standins):

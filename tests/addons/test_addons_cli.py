@@ -3,16 +3,14 @@ controller only): the printed objects validate strictly; bad names/versions exit
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+import clirun
 import pytest
 import yaml
 from addons_schema import validate
 
-LABCTL = Path(sys.executable).with_name("labctl")
 POOL = ["10.77.9.100-10.77.9.110"]
 
 
@@ -44,22 +42,9 @@ def labctl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                 }
             )
         )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "LABCTL_"))}
-    env.update(
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        LABCTL_INVENTORY=str(inventory),
-    )
-    return subprocess.run(
-        [str(LABCTL), *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = {k: v for k, v in clirun.isolated_env(tmp_path).items() if not k.startswith("ANSIBLE_")}
+    env["LABCTL_INVENTORY"] = str(inventory)
+    return clirun.run(*args, env=env, cwd=tmp_path, timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import clirun
 import pytest
 import yaml
 from demo_servers import Servers, missing_tools
@@ -64,26 +65,11 @@ def loopback_inventory(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def labctl(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABCTL_", "XDG_"))}
-    env.update(
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        NO_COLOR="1",
-        COLUMNS="200",
-    )
+    env = {**clirun.isolated_env(tmp_path), "NO_COLOR": "1"}
     work = tmp_path / "cwd"
     work.mkdir()
 
     def run(*args: str, timeout: float = 300, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(VENV_BIN / "labctl"), *args],
-            cwd=work,
-            env={**env, **extra_env},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return clirun.run(*args, env={**env, **extra_env}, cwd=work, timeout=timeout)
 
     return run

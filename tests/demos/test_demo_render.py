@@ -9,6 +9,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+import clirun
 import kubernetes_validate
 import pytest
 import yaml
@@ -38,13 +39,9 @@ def by_kind(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, An
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
     """Each demo rendered once through the real CLI against the chapter's inventory."""
-    import os
-    import subprocess
-    import sys
 
     tmp = tmp_path_factory.mktemp("render")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABCTL_", "XDG_"))}
-    env.update(XDG_STATE_HOME=str(tmp / "state"), XDG_CONFIG_HOME=str(tmp / "config"))
+    env = clirun.isolated_env(tmp)
     out: dict[str, list[dict[str, Any]]] = {}
     variants = {name: (name, CHAPTER_INVENTORY) for name in DEMOS}
     variants["loadbalancer@current"] = ("loadbalancer", _inventory(tmp, metallb_version="0.16.1"))
@@ -53,15 +50,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[st
         _inventory(tmp, service_demo_none_selector_addresses=["172.217.31.164", "172.217.31.165"]),
     )
     for key, (name, inventory) in variants.items():
-        proc = subprocess.run(
-            [str(Path(sys.executable).parent / "labctl"), "render", name, "-i", str(inventory)],
-            env=env,
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        proc = clirun.run("render", name, "-i", str(inventory), env=env, cwd=tmp, timeout=120)
         assert proc.returncode == 0, f"render {key}: {proc.stderr}"
         out[key] = [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
     return out
@@ -222,9 +211,6 @@ def test_ingress_has_a_host_and_a_path_rule(rendered) -> None:
 
 def test_a_users_catalogue_brings_its_own_templates(tmp_path: Path) -> None:
     """Templates next to a --catalogue file win; the role's are still there to reuse."""
-    import os
-    import subprocess
-    import sys
 
     (tmp_path / "my-config.yml.j2").write_text(
         "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: my-config\n"
@@ -248,24 +234,16 @@ def test_a_users_catalogue_brings_its_own_templates(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABCTL_", "XDG_"))}
-    env.update(XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "config"))
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "labctl"),
-            "render",
-            "mine",
-            "--catalogue",
-            str(catalogue),
-            "-i",
-            str(CHAPTER_INVENTORY),
-        ],
-        env=env,
+    proc = clirun.run(
+        "render",
+        "mine",
+        "--catalogue",
+        str(catalogue),
+        "-i",
+        str(CHAPTER_INVENTORY),
+        env=clirun.isolated_env(tmp_path),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     objects = [doc for doc in yaml.safe_load_all(proc.stdout) if doc]

@@ -19,25 +19,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
+import clirun
 import pytest
 
 from labctl import doctor
 
-LABCTL = str(Path(sys.executable).parent / "labctl")
 SQUATTER_OCTET = 150  # inside the test pool .100-.200
 
 
 def labctl_doctor(lab) -> tuple[int, dict[str, dict[str, dict[str, str]]], str]:
-    proc = subprocess.run(
-        [LABCTL, "doctor", "-i", str(lab.inventory_path), "--json"],
-        env={**lab.env(), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = clirun.run("doctor", "-i", str(lab.inventory_path), "--json", env=lab.env(), timeout=600)
     try:
         data = json.loads(proc.stdout)
     except json.JSONDecodeError:

@@ -19,22 +19,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import clirun
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LABCTL = Path(sys.executable).parent / "labctl"
 RUN_TIMEOUT = 1200  # a first run installs containerd, nfs-kernel-server and nginx on 4 Pis
 
 
 def labctl(lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(LABCTL), *args],
-        env=lab.env(),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    return clirun.run(*args, env=lab.env(), timeout=RUN_TIMEOUT)
 
 
 def read(lab, host: str, path: str) -> str:

@@ -1,0 +1,42 @@
+"""Run the real `labctl` console script of this venv, as a user would, and capture it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+LABCTL = str(Path(sys.executable).parent / "labctl")
+
+
+def isolated_env(tmp: Path) -> dict[str, str]:
+    """os.environ without labctl's own variables, with state/config/cache dirs under ``tmp``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABCTL_", "XDG_"))}
+    env.update(
+        XDG_STATE_HOME=str(tmp / "state"),
+        XDG_CONFIG_HOME=str(tmp / "config"),
+        XDG_CACHE_HOME=str(tmp / "cache"),
+        COLUMNS="200",
+    )
+    return env
+
+
+def run(
+    *args: str,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """``labctl ARGS`` with no terminal on stdin (so it never waits for a confirmation)."""
+    return subprocess.run(
+        [LABCTL, *args],
+        env={"COLUMNS": "200", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
