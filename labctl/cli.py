@@ -119,10 +119,68 @@ def parse_parts(only: str | None) -> tuple[str, ...]:
     return parts
 
 
+# --- first contact ------------------------------------------------------------------------
+
+
+@app.command(rich_help_panel="1. First contact")
+def init(
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Write hosts.yml into this folder instead of labctl's config folder.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write an inventory of the chapter's lab (4 Pis, subnet, MetalLB pool) to edit."""
+    from labctl.setup import write_inventory
+
+    written, default_location = write_inventory(directory, force)
+    out = _stdout()
+    out.print(f"wrote {written}", highlight=False)
+    out.print("Edit the addresses to match your Pis, then run:", highlight=False)
+    hint = "" if default_location else f" -i {written}"
+    out.print(f"  labctl trust{hint}\n  labctl doctor{hint}\n  labctl up{hint}", highlight=False)
+
+
+@app.command(rich_help_panel="1. First contact")
+def trust(
+    inventory: InventoryOpt = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Trust the scanned keys without asking.")
+    ] = False,
+) -> None:
+    """First contact: scan, show and remember each Pi's SSH host key.
+
+    The keys go into labctl's own known_hosts, which every run hands to SSH.
+    Host-key checking always stays on.
+    """
+    from labctl import paths, trust
+
+    inv = load_inventory(inventory)
+    out = _stdout()
+    scan = trust.scan(list(inv.hosts.values()))
+    for line in trust.describe(scan):
+        out.print(line, highlight=False, markup=False)
+    trust.refuse_changed(scan)
+    new = [k for k in scan if k.status == "new"]
+    if not new:
+        out.print(f"All hosts already trusted ({paths.known_hosts()}).", highlight=False)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("trust needs confirmation: pass --yes to trust the keys shown")
+        typer.confirm("Do these fingerprints match your Pis?", abort=True)
+    trust.remember(new)
+    out.print(f"Trusted {len(new)} key(s) in {paths.known_hosts()}.", highlight=False)
+
+
 # --- lab lifecycle ------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(rich_help_panel="2. Build the lab")
 def up(
     inventory: InventoryOpt = None,
     only: Annotated[
@@ -159,7 +217,7 @@ def up(
     finish(result, "up", json_out)
 
 
-@app.command()
+@app.command(rich_help_panel="2. Build the lab")
 def reset(
     inventory: InventoryOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -182,64 +240,6 @@ def reset(
         verbosity=verbose,
     )
     finish(run_playbook(request, "labctl reset"), "reset", False)
-
-
-# --- first contact ------------------------------------------------------------------------
-
-
-@app.command()
-def init(
-    directory: Annotated[
-        Path | None,
-        typer.Option(
-            "--dir",
-            help="Write hosts.yml into this folder instead of labctl's config folder.",
-            show_default=False,
-        ),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-) -> None:
-    """Write an inventory of the chapter's lab (4 Pis, subnet, MetalLB pool) to edit."""
-    from labctl.setup import write_inventory
-
-    written, default_location = write_inventory(directory, force)
-    out = _stdout()
-    out.print(f"wrote {written}", highlight=False)
-    out.print("Edit the addresses to match your Pis, then run:", highlight=False)
-    hint = "" if default_location else f" -i {written}"
-    out.print(f"  labctl trust{hint}\n  labctl doctor{hint}\n  labctl up{hint}", highlight=False)
-
-
-@app.command()
-def trust(
-    inventory: InventoryOpt = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Trust the scanned keys without asking.")
-    ] = False,
-) -> None:
-    """First contact: scan, show and remember each Pi's SSH host key.
-
-    The keys go into labctl's own known_hosts, which every run hands to SSH.
-    Host-key checking always stays on.
-    """
-    from labctl import paths, trust
-
-    inv = load_inventory(inventory)
-    out = _stdout()
-    scan = trust.scan(list(inv.hosts.values()))
-    for line in trust.describe(scan):
-        out.print(line, highlight=False, markup=False)
-    trust.refuse_changed(scan)
-    new = [k for k in scan if k.status == "new"]
-    if not new:
-        out.print(f"All hosts already trusted ({paths.known_hosts()}).", highlight=False)
-        return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError("trust needs confirmation: pass --yes to trust the keys shown")
-        typer.confirm("Do these fingerprints match your Pis?", abort=True)
-    trust.remember(new)
-    out.print(f"Trusted {len(new)} key(s) in {paths.known_hosts()}.", highlight=False)
 
 
 # --- demos, add-ons and rendering ---------------------------------------------------------
@@ -268,7 +268,7 @@ CatalogueOpt = Annotated[
 ]
 
 
-@app.command()
+@app.command(rich_help_panel="3. Lessons")
 def render(
     name: Annotated[
         str, typer.Argument(help="A demo (see `labctl demo list`), metallb or ingress-nginx.")
@@ -310,7 +310,7 @@ def render(
     typer.echo(rendering.to_yaml(objects), nl=False)
 
 
-@app.command()
+@app.command(rich_help_panel="3. Lessons")
 def demo(
     name: Annotated[
         str,
@@ -382,15 +382,17 @@ def demo(
 # --- diagnostics --------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(rich_help_panel="1. First contact")
 def doctor(
     inventory: InventoryOpt = None,
     verbose: VerboseOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
-    """Is every Pi reachable and ready? SSH, sudo, architecture, OS, memory cgroup, boot flag,
-    swap, CPU/memory/disk, time sync, port 6443, Wi-Fi, the MetalLB pool. Changes nothing;
-    exit 1 when a check FAILs."""
+    """Is every Pi reachable and ready? One PASS/WARN/FAIL row per Pi and check, with the fix.
+
+    Checks SSH, sudo, architecture, OS, memory cgroup, boot flag, swap, CPU/memory/disk,
+    time sync, port 6443, Wi-Fi and the MetalLB pool. Changes nothing; exit 1 when a check FAILs.
+    """
     from labctl import doctor as doctoring
     from labctl.progress import Progress
 
@@ -405,7 +407,7 @@ def doctor(
     raise typer.Exit(report.exit_code())
 
 
-@app.command()
+@app.command(rich_help_panel="2. Build the lab")
 def status(json_out: JsonOpt = False) -> None:
     """Show the lab's cluster now: nodes, add-ons, and the demo objects present."""
     import json
