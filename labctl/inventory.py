@@ -183,11 +183,11 @@ class _Validator:
         for host in masters:
             if host in workers:
                 raise self.fail(host, "is both master and worker: list it under one group only")
-        lab_vars = self.lab_vars(lab_where)
+        lab_vars = self.lab_vars()
         self.check_all_vars()
         self.check_settings(lab_vars, f"{lab_where}.vars")
         subnet = self.subnet(lab_vars, lab_where)
-        hosts = self.hosts(masters + workers + nfs, lab_where, subnet)
+        hosts = self.hosts(masters + workers + nfs, subnet)
         pool = self.pool(lab_vars, lab_where, subnet, hosts)
         self.check_nodeports(lab_vars, f"{lab_where}.vars")
         self.check_versions(lab_vars, f"{lab_where}.vars")
@@ -199,7 +199,7 @@ class _Validator:
             found |= {child} | self.members_tree(child)
         return found
 
-    def lab_vars(self, lab_where: str) -> dict[str, Any]:
+    def lab_vars(self) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         for group in ("all", "lab"):
             merged.update(self.group_vars.get(group, {}))
@@ -243,9 +243,7 @@ class _Validator:
                 pass
             raise self.fail(key, f"invalid CIDR {raw!r} ({exc}){hint}") from None
 
-    def hosts(
-        self, names: list[str], lab_where: str, subnet: ipaddress.IPv4Network
-    ) -> dict[str, Host]:
+    def hosts(self, names: list[str], subnet: ipaddress.IPv4Network) -> dict[str, Host]:
         hosts: dict[str, Host] = {}
         owners: dict[ipaddress.IPv4Address, str] = {}
         for name in names:

@@ -212,6 +212,14 @@ def _message(data: Mapping[str, Any]) -> str:
     return "failed"
 
 
+def _unrescued(failures: list[Failure], recap: Mapping[str, HostRecap]) -> list[Failure]:
+    """Drop failures a block's rescue handled: Ansible's recap does not count them, and the
+    play went on. Without a recap (the run died early) every failure stays."""
+    if not recap:
+        return failures
+    return [f for f in failures if f.unreachable or f.host not in recap or recap[f.host].failed > 0]
+
+
 def _recap(stats: Mapping[str, Any]) -> dict[str, HostRecap]:
     mapping = {
         "ok": "ok",
@@ -270,11 +278,12 @@ def run(
     cancelled = status == "canceled" or cancel.is_set()
     stats = collector.stats_event
     _drop_environment(run_dir / "artifacts" / "run" / "command")
+    recap = _recap(stats)
     result = RunResult(
         rc=int(getattr(runner, "rc", 1) or 0),
         status="canceled" if cancelled else status,
-        recap=_recap(stats),
-        failures=collector.failures,
+        recap=recap,
+        failures=_unrescued(collector.failures, recap),
         stats=dict(stats.get("artifact_data") or {}),
         artifacts=run_dir / "artifacts" / "run",
         cancelled=cancelled,

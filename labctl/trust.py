@@ -64,7 +64,11 @@ def _keyscan(host: Host) -> list[str]:
 
 def _fingerprint(entry: str) -> str:
     proc = subprocess.run(
-        [_tool("ssh-keygen"), "-l", "-f", "-"], input=entry, capture_output=True, text=True
+        [_tool("ssh-keygen"), "-l", "-f", "-"],
+        input=entry,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     parts = proc.stdout.split()
     return f"{parts[1]} ({parts[-1].strip('()')})" if len(parts) >= 2 else "?"
