@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from labctl.inventory import nodeport_settings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -157,30 +159,21 @@ def check_pool_in_subnet(inv: Inventory) -> Row:
 
 def role_defaults(root: Path) -> dict[str, Any]:
     """Plain values from every role's defaults/main.yml (templated strings are left out)."""
-    import yaml
+    from labctl import yamlfile
 
     values: dict[str, Any] = {}
     for path in sorted(root.glob("roles/*/defaults/main.yml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        if isinstance(data, dict):
-            values.update(
-                (str(k), v) for k, v in data.items() if not (isinstance(v, str) and "{{" in v)
-            )
+        values.update(
+            (str(k), v)
+            for k, v in yamlfile.shipped_mapping(path).items()
+            if not (isinstance(v, str) and "{{" in v)
+        )
     return values
-
-
-def _nodeports(settings: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    for name, value in settings.items():
-        if str(name).lower().endswith(("nodeport", "node_port")):
-            yield str(name), value
 
 
 def check_nodeports(inv: Inventory, defaults: Mapping[str, Any]) -> Row:
     name = "nodePorts in range"
-    effective = {**dict(_nodeports(defaults)), **dict(_nodeports(inv.lab_vars))}
+    effective = {**dict(nodeport_settings(defaults)), **dict(nodeport_settings(inv.lab_vars))}
     bad = [
         f"{k}={v!r}"
         for k, v in sorted(effective.items())

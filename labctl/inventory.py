@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from labctl import paths, yamlfile
 from labctl.errors import UsageError
 
@@ -326,7 +324,7 @@ class _Validator:
             raise self.fail(where, str(exc)) from None
 
     def check_nodeports(self, lab_vars: Mapping[str, Any], where: str) -> None:
-        for name, value in _nodeport_settings(lab_vars):
+        for name, value in nodeport_settings(lab_vars):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise self.fail(f"{where}.{name}", f"must be a whole number, not {value!r}")
             if value not in NODEPORT_RANGE:
@@ -336,7 +334,7 @@ class _Validator:
                 )
 
 
-def _nodeport_settings(lab_vars: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+def nodeport_settings(lab_vars: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     for name, value in lab_vars.items():
         lowered = str(name).lower()
         if lowered.endswith(("nodeport", "node_port")):
@@ -359,12 +357,8 @@ def _likely_network(raw: str, loose: ipaddress.IPv4Network) -> str:
 
 
 def _project_defaults() -> frozenset[str]:
-    try:
-        shipped = paths.ansible_root() / PROJECT_DEFAULTS_FILE
-        data = yaml.safe_load(shipped.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return frozenset()
-    return frozenset(str(k) for k in data)
+    shipped = yamlfile.shipped_mapping(paths.ansible_root() / PROJECT_DEFAULTS_FILE)
+    return frozenset(str(k) for k in shipped)
 
 
 def known_settings() -> frozenset[str]:
@@ -372,10 +366,7 @@ def known_settings() -> frozenset[str]:
     names: set[str] = set(_project_defaults()) | {"lab_subnet"}
     roles = paths.ansible_root() / "roles"
     for spec in sorted(roles.glob("*/meta/argument_specs.yml")):
-        try:
-            data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
+        data = yamlfile.shipped_mapping(spec)
         for entry in (data.get("argument_specs") or {}).values():
             names.update(str(k) for k in (entry or {}).get("options") or {})
     return frozenset(names)

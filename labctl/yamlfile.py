@@ -27,3 +27,13 @@ def read(path: Path, what: str, unreadable_fix: str) -> Any:
             f"{where}: YAML syntax error in the {what} ({problem}): "
             "fix the indentation or quoting on that line"
         ) from None
+
+
+def shipped_mapping(path: Path) -> dict[str, Any]:
+    """A YAML mapping that ships with labctl (role defaults, argument specs); a missing or
+    broken file gives an empty mapping, since labctl's own files are checked by the tests."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
