@@ -278,8 +278,6 @@ def live_rows(result: RunResult, hosts: Iterable[str]) -> list[Row]:
         recap = result.recap.get(host)
         failures = [f for f in result.failures if f.host == host]
         unreachable = [f for f in failures if f.unreachable]
-        # a failure the role rescued (e.g. sudo) is already a row; the recap does not count it
-        failures = [f for f in failures if f.unreachable or (recap is not None and recap.failed)]
         explained = any(r.host == host and r.status == FAIL for r in rows)
         if unreachable:
             first = unreachable[0]
@@ -288,7 +286,7 @@ def live_rows(result: RunResult, hosts: Iterable[str]) -> list[Row]:
                     "its SSH host key is not the one labctl trusted: if you reflashed it, run "
                     "`labctl trust`; otherwise do not connect"
                 )
-            elif getattr(first, "host_key_unknown", False):
+            elif first.host_key_unknown:
                 hint = "labctl does not know this host's SSH key yet: run `labctl trust`"
             else:
                 hint = (

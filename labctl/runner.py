@@ -212,7 +212,7 @@ def _message(data: Mapping[str, Any]) -> str:
     return "failed"
 
 
-def _unrescued(failures: list[Failure], recap: Mapping[str, HostRecap]) -> list[Failure]:
+def unrescued(failures: list[Failure], recap: Mapping[str, HostRecap]) -> list[Failure]:
     """Drop failures a block's rescue handled: Ansible's recap does not count them, and the
     play went on. Without a recap (the run died early) every failure stays."""
     if not recap:
@@ -283,7 +283,7 @@ def run(
         rc=int(getattr(runner, "rc", 1) or 0),
         status="canceled" if cancelled else status,
         recap=recap,
-        failures=_unrescued(collector.failures, recap),
+        failures=unrescued(collector.failures, recap),
         stats=dict(stats.get("artifact_data") or {}),
         artifacts=run_dir / "artifacts" / "run",
         cancelled=cancelled,

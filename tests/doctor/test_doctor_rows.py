@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from labctl import doctor, inventory
-from labctl.runner import Failure, HostRecap, RunResult
+from labctl.runner import Failure, HostRecap, RunResult, unrescued
 
 LABCTL = str(Path(sys.executable).parent / "labctl")
 DEFAULTS = {
@@ -132,8 +132,10 @@ def test_role_defaults_are_read_from_the_ansible_tree():
 
 
 def result(stats=None, failures=(), recap=None) -> RunResult:
+    """A RunResult as labctl.runner.run builds it (rescued failures already dropped)."""
     return RunResult(
-        rc=0, status="successful", recap=recap or {}, failures=list(failures),
+        rc=0, status="successful", recap=recap or {},
+        failures=unrescued(list(failures), recap or {}),
         stats=stats or {}, artifacts=Path("/nonexistent"),
     )  # fmt: skip
 
