@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Build, offline and cached, everything the real-cluster tier (tests/e2e, marker e2e) needs.
-# Nothing is written inside the repository: caches and outputs live in $LABCTL_E2E_CACHE
-# (default /var/cache/labctl-e2e). Every step skips what is already built.
+# e2e/build.sh: build, offline and cached, everything the real-lab tier needs, from real source:
+#   - Go binaries through the Go module proxy only (never a VCS fallback): Kubernetes (wrapper
+#     go.mod), etcd, CoreDNS, containerd 2.x, CNI plugins, crictl, flanneld + its CNI plugin,
+#     MetalLB, Traefik;
+#   - .deb packages of those binaries with our own control and unit files (e2e/debs/), in two
+#     signed apt repositories laid out like pkgs.k8s.io and Docker's (see e2e/aptrepo.sh);
+#   - every image the lab runs, as docker-archive tarballs under the exact names kubeadm and the
+#     manifests use (or an honest labctl/ name where the software differs);
+#   - the pinned upstream manifests, copied from the module zips for the test-side HTTP mirror.
+# Nothing is written inside the repository: outputs live in $LABCTL_E2E_CACHE
+# (default /var/cache/labctl-e2e), keyed by version; every step skips what is already built.
 #
-#   e2e/build.sh [all]   gate, k3s, coredns, images (in that order)
-#   e2e/build.sh gate    fetch the pinned k3s module and its whole module graph (Go proxy only)
-#   e2e/build.sh k3s     build k3s ./cmd/server and containerd-shim-runc-v2 (runs the gate first)
-#   e2e/build.sh coredns go install CoreDNS and write its image
-#   e2e/build.sh images  pause (our static C program), nginx, redis, dnsutils (debootstrap)
-#   e2e/build.sh status  print "ready", or the reason the tier cannot run and exit 1
+#   e2e/build.sh [all]     go, debs, images, manifests
+#   e2e/build.sh go|debs|images|manifests
+#   e2e/build.sh status    print "ready" or what is missing (exit 1), build nothing
+#   e2e/build.sh dir       print the offline directory (repo/, images/, manifests/)
 #
-# Exit codes: 0 done; 1 a build step failed; 2 bad usage or a missing host tool;
-# 3 blocked: the Go module proxy refuses the pinned k3s module (`status` then says so).
-#
-# CPU discipline (the machine is shared): every compiler runs under `nice -n 19` with one
-# package at a time (-p=1, GOMAXPROCS=1). Go never falls back to git (see use_proxy_only).
+# CPU: builds use every core (CI). On a workstation shared with interactive work, set
+# LABCTL_E2E_NICE=1 for niced one-core builds.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,53 +26,39 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 cache=${LABCTL_E2E_CACHE:-/var/cache/labctl-e2e}
 logs=$cache/logs
-state=$cache/state
-bin=$cache/bin
-images=$cache/images
-src=$cache/src/k3s-$K3S_COMMIT
-k3s_mod=github.com/k3s-io/k3s
-
+bins=$cache/bin
+out=$cache/offline            # what a user or the tests point labctl at
 export GOMODCACHE=$cache/gomod GOCACHE=$cache/gocache GOPATH=$cache/gopath
-export GOTOOLCHAIN=local GOMAXPROCS=1
-export GOFLAGS="-modcacherw -buildvcs=false -p=1"
+export GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0
+nice_cmd=()
+if [[ ${LABCTL_E2E_NICE:-0} == 1 ]]; then
+  export GOMAXPROCS=1 GOFLAGS="$GOFLAGS -p=1"
+  nice_cmd=(nice -n 19)
+fi
 
 say() { printf 'build.sh: %s\n' "$*" >&2; }
 die() { say "$1"; exit "${2:-1}"; }
-low() { nice -n 19 "$@"; }
 
 need_tools() {
   local missing=() tool
   for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
-  ((${#missing[@]} == 0)) || die "missing host tools: ${missing[*]} (install them first, e.g. apt-get install -y ${missing[*]})" 2
+  ((${#missing[@]} == 0)) || die "missing host tools: ${missing[*]} (apt-get install them first)" 2
 }
 
-need_debs() {
-  local missing=() pkg
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) || die "missing Debian packages: ${missing[*]}; run: apt-get install -y ${missing[*]}" 2
-}
-
-# timed LOGNAME CMD...: run CMD at nice 19 under /usr/bin/time -v, keep its output in
-# $logs/LOGNAME.log and the resource summary in $logs/LOGNAME.time; print wall time and peak RSS.
+# timed NAME CMD...: CMD's output goes to $logs/NAME.log; prints wall time and peak RSS.
 timed() {
   local name=$1; shift
-  if /usr/bin/time -v -o "$logs/$name.time" nice -n 19 "$@" >"$logs/$name.log" 2>&1; then
-    say "$name: $(time_summary "$logs/$name.time")"
+  if /usr/bin/time -v -o "$logs/$name.time" "${nice_cmd[@]}" "$@" >"$logs/$name.log" 2>&1; then
+    say "$name: $(awk -F': ' '/Elapsed \(wall clock\)/ {w=$2} /Maximum resident set size/ {r=$2}
+      END {printf "wall %s, peak RSS %.0f MiB", w, r/1024}' "$logs/$name.time")"
   else
     say "$name FAILED; last lines of $logs/$name.log:"
-    tail -n 20 "$logs/$name.log" >&2
+    tail -n 25 "$logs/$name.log" >&2
     return 1
   fi
 }
 
-time_summary() {
-  awk -F': ' '/Elapsed \(wall clock\)/ {w=$2} /Maximum resident set size/ {r=$2}
-    END {printf "wall %s, peak RSS %.0f MiB", w, r/1024}' "$1"
-}
-
-# The machine's module proxy, without the ",direct" fallback: nothing is fetched with git.
+# The machine's module proxy without its ",direct" fallback: nothing is fetched with git.
 use_proxy_only() {
   local proxy
   proxy=$(go env GOPROXY)
@@ -81,227 +70,326 @@ use_proxy_only() {
   export GOPROXY=$proxy
 }
 
-# --- gate: the pinned k3s module and every module of its graph, through the Go proxy -------------
-step_gate() {
-  need_tools go jq
-  use_proxy_only
-  if [[ -f $src/.complete ]]; then say "gate: cached ($src)"; return 0; fi
-  local json err dir
-  json=$logs/gate-download.json
-  if ! /usr/bin/time -v -o "$logs/gate-download.time" \
-      nice -n 19 go mod download -json "$k3s_mod@$K3S_COMMIT" >"$json" 2>"$logs/gate-download.err"; then
-    err=$(jq -r '.Error // empty' "$json" 2>/dev/null || true)
-    [[ -n $err ]] || err=$(tail -n 1 "$logs/gate-download.err")
-    err=$(printf '%s' "$err" | tr -s '\n\t' '  ')
-    printf 'refused\t%s\t%s\n' "$(date -u +%FT%TZ)" "$err" >"$state/gate"
-    say "gate: BLOCKED: go mod download -json $k3s_mod@$K3S_COMMIT ($K3S_VERSION)"
-    say "gate: $err"
-    exit 3
-  fi
-  say "gate: k3s module: $(time_summary "$logs/gate-download.time")"
-  dir=$(jq -r '.Dir' "$json")
-  rm -rf "$src.partial"
-  mkdir -p "$src.partial"
-  cp -a "$dir/." "$src.partial/"
-  chmod -R u+w "$src.partial"
-  # Every module of the graph, the fork modules of the replace block included.
-  if ! (cd "$src.partial" && timed gate-graph go mod download -x); then
-    printf 'refused\t%s\t%s\n' "$(date -u +%FT%TZ)" \
-      "a module of the k3s graph was refused; see $logs/gate-graph.log" >"$state/gate"
-    exit 3
-  fi
-  # go:embed placeholders: pkg/static embeds the Traefik chart that scripts/download would
-  # fetch; we disable Traefik, so an empty placeholder satisfies the pattern.
-  local d
-  for d in pkg/static/embed pkg/deploy/embed; do
-    if [[ -d $src.partial/${d%/embed} ]] && [[ -z $(ls -A "$src.partial/$d" 2>/dev/null) ]]; then
-      mkdir -p "$src.partial/$d" && : >"$src.partial/$d/.empty"
-    fi
+# done_mark DIR: DIR holds a complete build (written last, so an interrupted build is redone).
+built() { [[ -f $1/.complete ]]; }
+finish() { : >"$1/.complete"; }
+
+# --- Go binaries --------------------------------------------------------------------------------
+go_k8s() {   # k8s.io/kubernetes through a wrapper go.mod (its own replaces point at ./staging)
+  local d=$bins/kubernetes-$K8S_VERSION w=$cache/src/k8s-$K8S_VERSION
+  built "$d" && { say "kubernetes $K8S_VERSION: cached"; return 0; }
+  mkdir -p "$d" "$w"
+  local staging=v0.${K8S_VERSION#v1.} minor=${K8S_VERSION#v1.} mod cmds c
+  minor=${minor%%.*}
+  mod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  cmds="kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy"
+  {
+    printf '// Generated by e2e/build.sh: a wrapper that builds k8s.io/kubernetes %s commands.\n' "$K8S_VERSION"
+    printf 'module labctl.invalid/e2e/kubernetes\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$K8S_VERSION"
+    # upstream replaces every k8s.io/* staging module with ./staging/src/k8s.io/<x>, which its
+    # module zip lacks: point each at the published release of the same minor instead
+    sed -nE "s#^[[:space:]]*(k8s.io/[a-z0-9-]+) => ./staging/src/.*#\t\1 => \1 $staging#p" "$mod"
+    printf ')\n'
+  } >"$w/go.mod"
+  { printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    for c in $cmds; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done; printf ')\n'; } >"$w/tools.go"
+  (cd "$w" && timed k8s-tidy go mod tidy -e)
+  local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION"
+  ld+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  ld+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
+  for c in $cmds; do
+    [[ -x $d/$c ]] && continue
+    (cd "$w" && timed "k8s-$c" go build -trimpath -ldflags "$ld" -o "$d/$c.partial" "k8s.io/kubernetes/cmd/$c")
+    mv "$d/$c.partial" "$d/$c"
   done
-  printf 'ok\t%s\t%s\n' "$(date -u +%FT%TZ)" "$K3S_VERSION $K3S_COMMIT" >"$state/gate"
-  rm -rf "$src" && mv "$src.partial" "$src" && : >"$src/.complete"
-  say "gate: ok, source tree at $src"
+  # pause.c ships in the same module zip (build/pause/linux/pause.c): the pause image's source
+  local zipdir
+  zipdir=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  install -m 0644 "$zipdir/build/pause/linux/pause.c" "$d/pause.c"
+  finish "$d"
 }
 
-# --- k3s ./cmd/server and the shim ------------------------------------------------------------
-step_k3s() {
-  if [[ -x $bin/k3s && $(cat "$bin/k3s.commit" 2>/dev/null) == "$K3S_COMMIT" ]]; then
-    say "k3s: cached ($bin/k3s)"
-    return 0
+go_install() {   # go_install NAME VERSION TAGS PKG... (module@VERSION, go install, static)
+  local name=$1 version=$2 tags=$3; shift 3
+  local d=$bins/$name-$version p pkgs=()
+  built "$d" && { say "$name $version: cached"; return 0; }
+  mkdir -p "$d"
+  for p in "$@"; do pkgs+=("$p@$version"); done
+  GOBIN=$d timed "go-$name" go install -trimpath -tags "$tags" -ldflags "-s -w ${LDX:-}" "${pkgs[@]}"
+  finish "$d"
+}
+
+go_wrapper() {   # go_wrapper NAME VERSION MODULE PKG:OUT...: a committed wrapper in e2e/wrappers/NAME
+  local name=$1 version=$2 module=$3; shift 3
+  local d=$bins/$name-$version w=$cache/src/$name-$version spec
+  built "$d" && { say "$name $version: cached"; return 0; }
+  mkdir -p "$d"; rm -rf "$w"; mkdir -p "$w"
+  cp -a "$here/wrappers/$name/." "$w/"
+  (cd "$w" && timed "$name-get" go get "$module@$version" && timed "$name-tidy" go mod tidy)
+  for spec in "$@"; do
+    (cd "$w" && timed "$name-${spec##*:}" go build -trimpath -ldflags "-s -w ${LDX:-}" \
+      -o "$d/${spec##*:}" "${spec%%:*}")
+  done
+  finish "$d"
+}
+
+step_go() {
+  need_tools go python3 gcc
+  use_proxy_only
+  mkdir -p "$logs" "$bins" "$cache/src"
+  go_k8s
+  go_wrapper etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 .:etcd
+  go_install coredns "$COREDNS_VERSION" "" github.com/coredns/coredns
+  LDX="-X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" \
+    go_install containerd "$CONTAINERD_VERSION" "no_btrfs no_devmapper no_zfs" \
+    github.com/containerd/containerd/v2/cmd/containerd \
+    github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+    github.com/containerd/containerd/v2/cmd/ctr
+  local cni=github.com/containernetworking/plugins/plugins
+  go_install cni-plugins "$CNI_PLUGINS_VERSION" "" \
+    "$cni/main/bridge" "$cni/ipam/host-local" "$cni/main/loopback" "$cni/meta/portmap"
+  go_install cni-flannel "$CNI_FLANNEL_VERSION" "" "$cni/meta/flannel"
+  LDX="-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
+    go_install crictl "$CRICTL_VERSION" "" sigs.k8s.io/cri-tools/cmd/crictl
+  # flanneld's udp backend needs cgo; linked static so the image needs no libc
+  CGO_ENABLED=1 LDX="-extldflags -static -X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION" \
+    go_wrapper flannel "$FLANNEL_VERSION" github.com/flannel-io/flannel \
+    github.com/flannel-io/flannel:flanneld github.com/flannel-io/flannel/cmd/install_conf:install-conf
+  go_install metallb "$METALLB_VERSION" "" go.universe.tf/metallb/controller go.universe.tf/metallb/speaker
+  if [[ -f $here/wrappers/traefik/go.mod ]]; then
+    LDX="-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION" \
+      go_wrapper traefik "$TRAEFIK_VERSION" github.com/traefik/traefik/v3 github.com/traefik/traefik/v3/cmd/traefik:traefik
   fi
-  step_gate
-  need_tools gcc pkg-config
-  need_debs libseccomp-dev libsqlite3-dev
-  local goversion tags ldflags pkg=github.com/k3s-io/k3s/pkg/version
-  goversion=$(go env GOVERSION)
-  tags="ctrd apparmor seccomp netcgo osusergo providerless urfave_cli_no_docs"
-  tags+=" sqlite_omit_load_extension libsqlite3"
-  # UpstreamGolang is checked at start-up against runtime.Version(); k3s's scripts would
-  # fetch it from GitHub, so it is set here from the toolchain that builds.
-  ldflags="-w -s -X $pkg.Version=$K3S_VERSION -X $pkg.GitCommit=${K3S_COMMIT:0:8}"
-  ldflags+=" -X $pkg.UpstreamGolang=$goversion"
-  (
-    cd "$src"
-    export CGO_ENABLED=1 CGO_CFLAGS="-DSQLITE_ENABLE_DBSTAT_VTAB=1 -DSQLITE_USE_ALLOCA=1"
-    timed k3s-build go build -tags "$tags" -ldflags "$ldflags" -o "$bin/k3s.partial" \
-      ./cmd/server &&
-    timed shim-build go build -ldflags "-w -s" -o "$bin/containerd-shim-runc-v2.partial" \
-      github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
-  ) || exit 1
-  mv "$bin/containerd-shim-runc-v2.partial" "$bin/containerd-shim-runc-v2"
-  mv "$bin/k3s.partial" "$bin/k3s"
-  local name
-  for name in containerd kubectl ctr crictl; do ln -sfn k3s "$bin/$name"; done
-  printf '%s\n' "$K3S_COMMIT" >"$bin/k3s.commit"
-  say "k3s: $("$bin/k3s" --version | head -n 1)"
 }
 
-# Mounts that an interrupted debootstrap left inside DIR (proc, sys), undone deepest first,
-# so that removing a scratch root filesystem can never reach the host's /proc or /sys.
+
+# --- .deb packages and the two signed apt repositories ----------------------------------------
+arch=$(dpkg --print-architecture)
+K8S_DEB_VERSION=${K8S_VERSION#v}-1.1
+CRICTL_DEB_VERSION=${CRICTL_VERSION#v}-1.1
+CNI_DEB_VERSION=${CNI_PLUGINS_VERSION#v}-1.1
+CONTAINERD_DEB_VERSION=${CONTAINERD_VERSION#v}-1+labctl1
+
+# deb NAME DIR-WITH-FILES: e2e/debs/NAME/control (placeholders filled) + the staged files
+deb() {
+  local name=$1 root=$2 pool=$3 version
+  mkdir -p "$root/DEBIAN" "$pool"
+  sed -e "s/@ARCH@/$arch/" -e "s/@K8S_DEB_VERSION@/$K8S_DEB_VERSION/" -e "s/@K8S_VERSION@/$K8S_VERSION/" \
+      -e "s/@CRICTL_DEB_VERSION@/$CRICTL_DEB_VERSION/" -e "s/@CRICTL_VERSION@/$CRICTL_VERSION/" \
+      -e "s/@CNI_DEB_VERSION@/$CNI_DEB_VERSION/" -e "s/@CNI_PLUGINS_VERSION@/$CNI_PLUGINS_VERSION/" \
+      -e "s/@CONTAINERD_DEB_VERSION@/$CONTAINERD_DEB_VERSION/" -e "s/@CONTAINERD_VERSION@/$CONTAINERD_VERSION/" \
+      "$here/debs/$name/control" >"$root/DEBIAN/control"
+  if [[ -d $root/etc ]]; then
+    (cd "$root" && find etc -type f | sed 's|^|/|') >"$root/DEBIAN/conffiles"
+  fi
+  version=$(awk '/^Version:/ {print $2}' "$root/DEBIAN/control")
+  dpkg-deb --root-owner-group -Zxz --build "$root" "$pool/${name}_${version}_$arch.deb" >/dev/null
+}
+
+step_debs() {
+  need_tools dpkg-deb apt-ftparchive gpg apt-get
+  local k8s=$bins/kubernetes-$K8S_VERSION w=$cache/work/debs t
+  for t in "$k8s" "$bins/crictl-$CRICTL_VERSION" "$bins/cni-plugins-$CNI_PLUGINS_VERSION" \
+           "$bins/containerd-$CONTAINERD_VERSION"; do
+    built "$t" || die "debs: $t is not built; run e2e/build.sh go first"
+  done
+  local inputs
+  inputs=$( { cat "$here/versions.env" "${BASH_SOURCE[0]}"; find "$here/debs" -type f -print0 | sort -z | xargs -0 cat; } | sha256sum | cut -c1-16)
+  if [[ $(cat "$out/apt/.inputs" 2>/dev/null) == "$inputs" ]]; then say "apt repositories: cached"; return 0; fi
+  rm -rf "$w" "$out/apt"; mkdir -p "$w"
+  local kpool=$out/apt/kubernetes/core:/stable:/v${K8S_VERSION#v}; kpool=${kpool%.*}/deb
+  local dpool=$out/apt/docker/linux/debian/pool/stable
+  # pkgs.k8s.io's kubelet, kubeadm, kubectl, cri-tools, kubernetes-cni
+  install -D -m 0755 "$k8s/kubelet" "$w/kubelet/usr/bin/kubelet"
+  install -D -m 0644 "$here/debs/kubelet/kubelet.service" "$w/kubelet/usr/lib/systemd/system/kubelet.service"
+  mkdir -p "$w/kubelet/etc/kubernetes/manifests" "$w/kubelet/var/lib/kubelet"
+  deb kubelet "$w/kubelet" "$kpool"
+  install -D -m 0755 "$k8s/kubeadm" "$w/kubeadm/usr/bin/kubeadm"
+  install -D -m 0644 "$here/debs/kubeadm/10-kubeadm.conf" \
+    "$w/kubeadm/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
+  deb kubeadm "$w/kubeadm" "$kpool"
+  install -D -m 0755 "$k8s/kubectl" "$w/kubectl/usr/bin/kubectl"
+  deb kubectl "$w/kubectl" "$kpool"
+  install -D -m 0755 "$bins/crictl-$CRICTL_VERSION/crictl" "$w/cri-tools/usr/bin/crictl"
+  deb cri-tools "$w/cri-tools" "$kpool"
+  mkdir -p "$w/kubernetes-cni/opt/cni/bin"
+  install -m 0755 "$bins/cni-plugins-$CNI_PLUGINS_VERSION"/{bridge,host-local,loopback,portmap} "$w/kubernetes-cni/opt/cni/bin/"
+  deb kubernetes-cni "$w/kubernetes-cni" "$kpool"
+  # Docker's containerd.io: containerd, shim, ctr, and runc (Debian's build of it)
+  local c=$w/containerd.io
+  mkdir -p "$c/usr/bin" "$w/runc"
+  install -m 0755 "$bins/containerd-$CONTAINERD_VERSION"/{containerd,containerd-shim-runc-v2,ctr} "$c/usr/bin/"
+  (cd "$w/runc" && apt-get download -q runc >/dev/null 2>&1) || die "debs: apt-get download runc failed (apt-get update first?)"
+  dpkg-deb -x "$w"/runc/runc_*.deb "$w/runc/root"
+  install -m 0755 "$w/runc/root/usr/sbin/runc" "$c/usr/bin/runc"
+  install -D -m 0644 "$here/debs/containerd.io/containerd.service" "$c/lib/systemd/system/containerd.service"
+  install -D -m 0644 "$here/debs/containerd.io/config.toml" "$c/etc/containerd/config.toml"
+  deb containerd.io "$c" "$dpool"
+  python3 "$here/aptrepo.py" --key-dir "$cache/apt-key" --flat "$kpool" \
+    --dists "$out/apt/docker/linux/debian" --suite "$DEBIAN_SUITE" --component stable \
+    --fingerprint-file "$out/apt/fingerprint"
+  printf '%s\n' "$inputs" >"$out/apt/.inputs"
+  rm -rf "$w"
+  say "apt repositories: $out/apt (key $(cat "$out/apt/fingerprint"))"
+}
+
+# --- images -----------------------------------------------------------------------------------
+# The host's configured Debian mirror (never hard-coded), as molecule/images/build.sh reads it.
+debian_mirror() {
+  local sources=/etc/apt/sources.list.d/debian.sources m=""
+  [[ -r $sources ]] && m=$(awk '/^URIs:/{print $2; exit}' "$sources")
+  [[ -n $m ]] || m=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [[ -n $m ]] || die "no Debian mirror in the host's apt sources; cannot debootstrap" 2
+  printf '%s\n' "$m"
+}
+
 unmount_below() {
   local mnt
   awk -v d="$1/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r |
     while read -r mnt; do umount -l "$mnt"; done
 }
-remove_tree() { unmount_below "$1"; rm -rf --one-file-system "$1"; }
+remove_tree() { [[ -e $1 ]] || return 0; unmount_below "$1"; rm -rf --one-file-system "$1"; }
 
-# --- images ------------------------------------------------------------------------------------
-# fresh NAME INPUTS: true when $images/NAME.tar was built from exactly INPUTS (a recipe digest).
-fresh() { [[ -f $images/$1.tar && $(cat "$images/$1.inputs" 2>/dev/null) == "$2" ]]; }
-digest() { sha256sum | cut -c1-16; }
-
-write_image() {  # write_image NAME INPUTS ROOTFS imagetar-args...
-  local name=$1 inputs=$2 rootfs=$3; shift 3
-  python3 "$here/imagetar.py" --rootfs "$rootfs" --output "$images/$name.tar" "$@"
-  printf '%s\n' "$inputs" >"$images/$name.inputs"
-}
-
-image_pause() {
-  local inputs work
-  inputs=$(cat "$here/pause.c" "$here/imagetar.py" | digest)
-  if fresh pause "$inputs"; then say "image pause: cached"; return 0; fi
-  need_tools gcc
-  work=$(mktemp -d "$cache/work/pause.XXXXXX")
-  low gcc -static -O2 -Wall -Wextra -Werror -o "$work/pause" "$here/pause.c"
-  write_image pause "$inputs" "$work" --name "$E2E_IMAGE_PAUSE" --entrypoint '["/pause"]'
-  remove_tree "$work"
-  say "image pause: $images/pause.tar ($E2E_IMAGE_PAUSE)"
-}
-
-# debootstrap_image NAME INCLUDE CUSTOMIZE_FN imagetar-args...
-debootstrap_image() {
-  local name=$1 include=$2 customize=$3; shift 3
-  local inputs rootfs
-  inputs=$( { printf '%s|%s|%s\n' "$E2E_DEBIAN_SUITE" "$include" "$*"; declare -f "$customize";
-              cat "$here/imagetar.py"; } | digest)
-  if fresh "$name" "$inputs"; then say "image $name: cached"; return 0; fi
+# rootfs NAME PACKAGES: a Debian minbase root filesystem with PACKAGES, cached by its recipe
+rootfs() {
+  local name=$1 include=$2 dir=$cache/rootfs/$1 key
+  key=$(printf '%s|%s' "$DEBIAN_SUITE" "$include" | sha256sum | cut -c1-16)
+  if [[ -f $dir/.labctl-rootfs && $(cat "$dir/.labctl-rootfs") == "$key" ]]; then return 0; fi
   need_tools debootstrap
-  rootfs=$(mktemp -d "$cache/work/$name.XXXXXX")
+  remove_tree "$dir"; mkdir -p "$cache/rootfs" "$cache/debs"
   timed "debootstrap-$name" debootstrap --variant=minbase --include="$include" \
-    --cache-dir="$cache/debs" "$E2E_DEBIAN_SUITE" "$rootfs" "$E2E_DEBIAN_MIRROR"
-  "$customize" "$rootfs"
-  # What the runtime provides, or what would be shared by every container of the image.
-  unmount_below "$rootfs"
-  rm -rf "${rootfs:?}"/dev/* "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-  rm -f "$rootfs/etc/resolv.conf" "$rootfs/etc/hostname"
-  : >"$rootfs/etc/machine-id"
-  write_image "$name" "$inputs" "$rootfs" "$@"
-  remove_tree "$rootfs"
-  say "image $name: $images/$name.tar"
+    --cache-dir="$cache/debs" "$DEBIAN_SUITE" "$dir" "$(debian_mirror)"
+  unmount_below "$dir"
+  rm -rf "${dir:?}"/dev/* "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+  rm -f "$dir/etc/resolv.conf" "$dir/etc/hostname"; : >"$dir/etc/machine-id"
+  printf '%s\n' "$key" >"$dir/.labctl-rootfs"
 }
 
-customize_nginx() {
-  # Serve /usr/share/nginx/html like the upstream nginx image, so the demos' initContainer
-  # (it writes the pod name there) works unchanged; log to the container's stdout/stderr.
-  local r=$1
-  rm -f "$r/etc/nginx/sites-enabled/default"
-  mkdir -p "$r/usr/share/nginx/html"
-  printf 'labctl e2e nginx\n' >"$r/usr/share/nginx/html/index.html"
-  cat >"$r/etc/nginx/conf.d/labctl.conf" <<'CONF'
-server {
-    listen 80 default_server;
-    root /usr/share/nginx/html;
-    index index.html;
-}
-CONF
-  ln -sfn /dev/stdout "$r/var/log/nginx/access.log"
-  ln -sfn /dev/stderr "$r/var/log/nginx/error.log"
+# tiny ROOT: /tmp, passwd/group with root and nobody (65534), nsswitch: for one static binary
+tiny() {
+  mkdir -p "$1/tmp" "$1/etc" "$1/var/run"; chmod 1777 "$1/tmp"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n' >"$1/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$1/etc/group"
+  echo 'hosts: files dns' >"$1/etc/nsswitch.conf"
 }
 
-customize_none() { :; }
+PATHENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+# image FILE NAME ROOT imagetar-args...: write $out/images/FILE.tar unless built from the same inputs
+image() {
+  local file=$1 name=$2 root=$3; shift 3
+  python3 "$here/imagetar.py" --rootfs "$root" --name "$name" --output "$out/images/$file.tar" "$@"
+  say "image $name: $out/images/$file.tar"
+}
 
 step_images() {
-  # scratch root filesystems of an interrupted run are useless: start clean (we hold the lock)
-  remove_tree "$cache/work"
-  mkdir -p "$cache/work" "$cache/debs"
-  image_pause
-  debootstrap_image nginx nginx-light customize_nginx --name "$E2E_IMAGE_NGINX" \
-    --cmd '["nginx", "-g", "daemon off;"]' --port 80/tcp
-  debootstrap_image redis redis-server customize_none --name "$E2E_IMAGE_REDIS" \
+  need_tools gcc python3
+  local inputs w=$cache/work/images
+  inputs=$( { cat "$here/versions.env" "${BASH_SOURCE[0]}" "$here/imagetar.py"; } | sha256sum | cut -c1-16)
+  if [[ $(cat "$out/images/.inputs" 2>/dev/null) == "$inputs" ]]; then say "images: cached"; return 0; fi
+  remove_tree "$w"; rm -rf "$out/images"; mkdir -p "$w" "$out/images"
+  local k8s=$bins/kubernetes-$K8S_VERSION c
+  rootfs net iptables,conntrack
+  rootfs apps nginx-light,redis-server,dnsutils,curl,iproute2
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    mkdir -p "$w/$c/usr/local/bin"; tiny "$w/$c"; install -m 0755 "$k8s/$c" "$w/$c/usr/local/bin/"
+    image "$c" "registry.k8s.io/$c:$K8S_VERSION" "$w/$c" --env "$PATHENV" --entrypoint "[\"/usr/local/bin/$c\"]"
+  done
+  cp -a "$cache/rootfs/net" "$w/kube-proxy"; install -m 0755 "$k8s/kube-proxy" "$w/kube-proxy/usr/local/bin/"
+  image kube-proxy "registry.k8s.io/kube-proxy:$K8S_VERSION" "$w/kube-proxy" --env "$PATHENV" \
+    --entrypoint '["/usr/local/bin/kube-proxy"]'
+  mkdir -p "$w/etcd/usr/local/bin" "$w/etcd/var/lib/etcd"; tiny "$w/etcd"
+  install -m 0755 "$bins/etcd-$ETCD_VERSION/etcd" "$w/etcd/usr/local/bin/"
+  image etcd "registry.k8s.io/etcd:${ETCD_VERSION#v}-0" "$w/etcd" --env "$PATHENV" --entrypoint '["/usr/local/bin/etcd"]'
+  mkdir -p "$w/coredns"; tiny "$w/coredns"; install -m 0755 "$bins/coredns-$COREDNS_VERSION/coredns" "$w/coredns/coredns"
+  image coredns "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" "$w/coredns" --entrypoint '["/coredns"]' \
+    --port 53/udp --port 53/tcp
+  # pause: the pause.c of the k8s.io/kubernetes module zip, static
+  mkdir -p "$w/pause"; gcc -static -O2 -o "$w/pause/pause" "$k8s/pause.c"
+  image pause "registry.k8s.io/pause:$PAUSE_VERSION" "$w/pause" --entrypoint '["/pause"]'
+  # flannel: flanneld v0.28.10 with a build-only stub for one cloud backend, and the CNI plugin of
+  # containernetworking/plugins v0.9.1: not the upstream images, so labctl/ names of their own
+  cp -a "$cache/rootfs/net" "$w/flannel"; mkdir -p "$w/flannel/opt/bin"
+  install -m 0755 "$bins/flannel-$FLANNEL_VERSION"/{flanneld,install-conf} "$w/flannel/opt/bin/"
+  image flannel "docker.io/labctl/flannel:$FLANNEL_VERSION" "$w/flannel" --env "$PATHENV" --entrypoint '["/opt/bin/flanneld"]'
+  mkdir -p "$w/cni/bin" "$w/bb"
+  (cd "$w/bb" && apt-get download -q busybox-static >/dev/null 2>&1) || die "images: apt-get download busybox-static failed"
+  dpkg-deb -x "$w"/bb/busybox-static_*.deb "$w/bb/root"
+  install -m 0755 "$w/bb/root/bin/busybox" "$w/cni/bin/busybox"; ln -s busybox "$w/cni/bin/cp"; ln -s busybox "$w/cni/bin/sh"
+  install -m 0755 "$bins/cni-flannel-$CNI_FLANNEL_VERSION/flannel" "$w/cni/flannel"
+  image flannel-cni-plugin "docker.io/labctl/flannel-cni-plugin:cnp-$CNI_FLANNEL_VERSION" "$w/cni" --env PATH=/bin --entrypoint '["/bin/cp"]'
+  # MetalLB: the static controller and speaker, under the manifest's own names
+  for c in controller speaker; do
+    mkdir -p "$w/$c"; tiny "$w/$c"; install -m 0755 "$bins/metallb-$METALLB_VERSION/$c" "$w/$c/$c"
+    image "metallb-$c" "quay.io/metallb/$c:$METALLB_VERSION" "$w/$c" --entrypoint "[\"/$c\"]"
+  done
+  if built "$bins/traefik-$TRAEFIK_VERSION"; then
+    mkdir -p "$w/traefik"; tiny "$w/traefik"; install -m 0755 "$bins/traefik-$TRAEFIK_VERSION/traefik" "$w/traefik/traefik"
+    image traefik "docker.io/library/traefik:$TRAEFIK_VERSION" "$w/traefik" --entrypoint '["/traefik"]' --port 80/tcp
+  fi
+  # the demos' images, from Debian's packages: nginx serving /usr/share/nginx/html, redis, dig
+  cp -a "$cache/rootfs/apps" "$w/nginx"
+  rm -f "$w/nginx/etc/nginx/sites-enabled/default"; mkdir -p "$w/nginx/usr/share/nginx/html"
+  printf 'labctl test-lab nginx\n' >"$w/nginx/usr/share/nginx/html/index.html"
+  printf 'server {\n    listen 80 default_server;\n    root /usr/share/nginx/html;\n    index index.html;\n}\n' \
+    >"$w/nginx/etc/nginx/conf.d/labctl.conf"
+  ln -sfn /dev/stdout "$w/nginx/var/log/nginx/access.log"; ln -sfn /dev/stderr "$w/nginx/var/log/nginx/error.log"
+  image nginx docker.io/labctl/nginx:local "$w/nginx" --env "$PATHENV" --cmd '["nginx", "-g", "daemon off;"]' --port 80/tcp
+  image redis docker.io/labctl/redis:local "$cache/rootfs/apps" --env "$PATHENV" \
     --cmd '["redis-server", "--protected-mode", "no", "--dir", "/tmp"]' --port 6379/tcp
-  debootstrap_image dnsutils dnsutils,curl,iproute2 customize_none --name "$E2E_IMAGE_DNSUTILS" \
-    --cmd '["sleep", "infinity"]'
+  image dnsutils docker.io/labctl/dnsutils:local "$cache/rootfs/apps" --env "$PATHENV" --cmd '["sleep", "infinity"]'
+  printf '%s\n' "$inputs" >"$out/images/.inputs"
+  remove_tree "$w"
 }
 
-step_coredns() {
-  local inputs
-  inputs=$(printf '%s\n' "$COREDNS_VERSION" | cat - "$here/imagetar.py" | digest)
-  if fresh coredns "$inputs"; then say "image coredns: cached"; return 0; fi
-  need_tools go
-  use_proxy_only
-  mkdir -p "$cache/work"
-  timed coredns-build env CGO_ENABLED=0 GOBIN="$bin" go install -ldflags "-w -s" \
-    "github.com/coredns/coredns@$COREDNS_VERSION"
-  local work
-  work=$(mktemp -d "$cache/work/coredns.XXXXXX")
-  cp "$bin/coredns" "$work/coredns"
-  write_image coredns "$inputs" "$work" --name "$E2E_IMAGE_COREDNS" \
-    --entrypoint '["/coredns"]' --port 53/udp --port 53/tcp
-  remove_tree "$work"
-  say "image coredns: $images/coredns.tar"
+# --- manifests: the pinned upstream files, from the module zips, under their upstream paths ---
+step_manifests() {
+  local m=$out/manifests
+  mkdir -p "$m"
+  install -D -m 0644 "$GOMODCACHE/github.com/flannel-io/flannel@$FLANNEL_VERSION/Documentation/kube-flannel.yml" \
+    "$m/flannel-io/flannel/$FLANNEL_VERSION/Documentation/kube-flannel.yml"
+  install -D -m 0644 "$GOMODCACHE/go.universe.tf/metallb@$METALLB_VERSION/config/manifests/metallb-native.yaml" \
+    "$m/metallb/metallb/$METALLB_VERSION/config/manifests/metallb-native.yaml"
+  say "manifests: $m"
 }
 
-# --- status: is the tier runnable from the cache alone? ----------------------------------------
+# --- status -------------------------------------------------------------------------------------
 step_status() {
-  local name missing=()
-  [[ -x $bin/k3s && $(cat "$bin/k3s.commit" 2>/dev/null) == "$K3S_COMMIT" ]] || missing+=(k3s)
-  for name in pause coredns nginx redis dnsutils; do
-    [[ -f $images/$name.tar ]] || missing+=("image:$name")
+  local missing=() f
+  for f in "$out/apt/.inputs" "$out/images/.inputs" \
+           "$out/manifests/flannel-io/flannel/$FLANNEL_VERSION/Documentation/kube-flannel.yml"; do
+    [[ -e $f ]] || missing+=("${f#"$out"/}")
   done
   if ((${#missing[@]} == 0)); then echo ready; return 0; fi
-  local verdict when why
-  if [[ -f $state/gate ]] && IFS=$'\t' read -r verdict when why <"$state/gate" \
-      && [[ $verdict == refused ]]; then
-    # keep the proxy's answer ("403 Forbidden ... server response: <text>") short
-    why=$(printf '%s' "$why" | sed -E 's/.*: ([0-9]{3} [A-Za-z ]+) server response: (.*)$/\1: \2/')
-    echo "the Go module proxy refuses $k3s_mod@${K3S_COMMIT:0:12} ($K3S_VERSION): $why" \
-      "(checked $when; see docs/real-cluster-notes.md)"
-  else
-    echo "build cache $cache lacks ${missing[*]}; run e2e/build.sh (cold: 20-45 min on 2 cores)"
-  fi
+  echo "the offline directory $out lacks ${missing[*]}; run e2e/build.sh (cold: about 25 min on 2 cores)"
   return 1
 }
 
 main() {
   local step=${1:-all}
   case $step in
-    all|gate|k3s|coredns|images|status) ;;
-    *) die "unknown step '$step'; use one of: all gate k3s coredns images status" 2 ;;
+    all|go|debs|images|manifests) ;;
+    status) step_status; return ;;
+    dir) printf '%s\n' "$out"; return 0 ;;
+    *) die "unknown step '$step'; use one of: all go debs images manifests status dir" 2 ;;
   esac
   (($# <= 1)) || die "one step at a time; got: $*" 2
-  [[ $step == status ]] && { step_status; return; }
-  mkdir -p "$logs" "$state" "$bin" "$images" "$cache/src"
+  [[ $(id -u) == 0 ]] || die "building needs root (debootstrap, chroot); re-run as root" 2
+  mkdir -p "$logs" "$out"
   exec 9>"$cache/.lock"
   flock -n 9 || die "another e2e/build.sh holds $cache/.lock; wait for it to finish" 2
-  trap 'unmount_below "$cache/work"' EXIT
+  trap 'unmount_below "$cache/work"; unmount_below "$cache/rootfs"' EXIT
   trap 'exit 130' INT TERM
+  local t0=$SECONDS
   case $step in
-    all) step_k3s; step_coredns; step_images ;;
-    gate) step_gate ;;
-    k3s) step_k3s ;;
-    coredns) step_coredns ;;
+    all) step_go; step_debs; step_images; step_manifests ;;
+    go) step_go ;;
+    debs) step_debs ;;
     images) step_images ;;
+    manifests) step_manifests ;;
   esac
+  say "$step: done in $((SECONDS - t0)) s"
 }
 
 main "$@"

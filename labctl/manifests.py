@@ -8,7 +8,8 @@ pin, then transforms it with the plain functions below:
 - images are mapped (explicit overrides, a registry override, or the ``-<arch>`` image names of
   releases from before multi-arch images);
 - tolerations are added to chosen pod templates;
-- objects labctl authors itself (the ingress NodePort Service) replace upstream's.
+- objects labctl authors itself (the ingress NodePort Service) replace upstream's;
+- patches (JSON-pointer add/replace/remove, and regex edits of strings) change chosen objects.
 
 Ansible reaches this module through ``playbooks/filter_plugins/labctl_manifests.py``;
 ``labctl render <addon> --upstream`` through :func:`upstream_objects`.
@@ -22,6 +23,7 @@ import os
 import re
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +66,22 @@ class PinError(UsageError):
 
 # ---------------------------------------------------------------------------------------
 # fetching
+
+
+def mirror_url(url: str, mirror: str = "") -> str:
+    """``url`` served from ``mirror`` instead: the mirror's base URL plus the URL's path.
+
+    A lab behind a mirror of the pinned upstream files (an air-gapped lab, the test lab) sets
+    ``lab_manifest_mirror``; the sha256 pin still decides whether the file is accepted.
+    """
+    if not mirror:
+        return url
+    if not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", mirror):
+        raise PinError(
+            f"lab_manifest_mirror {mirror!r} is not an http(s) base URL like http://mirror.lan/manifests"
+        )
+    path = urllib.parse.urlsplit(url).path
+    return mirror.rstrip("/") + path
 
 
 def sha256_hex(data: bytes) -> str:
@@ -370,6 +388,216 @@ def replace_objects(objs: Iterable[Obj], replacements: Sequence[Obj]) -> list[Ob
     return out
 
 
+# ---------------------------------------------------------------------------------------
+# patches: JSON-pointer edits of chosen upstream objects (Transform.patches)
+
+_PATCH_KEYS = ("kind", "name", "namespace", "ops")
+# op -> the keys it takes (besides "op")
+_OP_KEYS: Mapping[str, tuple[str, ...]] = {
+    "add": ("path", "value"),
+    "replace": ("path", "value"),
+    "remove": ("path",),
+    "edit": ("path", "regexp", "replace"),
+}
+_LIST_INDEX = re.compile(r"0|[1-9][0-9]*")
+_CHANGED = "the upstream manifest changed: review it and update the patch"
+
+
+@dataclass(frozen=True)
+class _Op:
+    where: str  # "patch 1 (DaemonSet kube-flannel-ds) op 2 (add /spec/...)", for messages
+    op: str
+    path: str
+    tokens: tuple[str, ...]  # unescaped reference tokens
+    value: Any = None
+    regexp: re.Pattern[str] | None = None
+    replace: str = ""
+
+
+@dataclass(frozen=True)
+class _Patch:
+    label: str
+    kind: str
+    name: str
+    namespace: str | None
+    ops: tuple[_Op, ...]
+
+    def matches(self, obj: Mapping[str, Any]) -> bool:
+        meta = obj.get("metadata") or {}
+        return (
+            obj.get("kind") == self.kind
+            and meta.get("name") == self.name
+            and (self.namespace is None or meta.get("namespace") == self.namespace)
+        )
+
+
+def pointer_tokens(path: str) -> tuple[str, ...]:
+    """The reference tokens of an RFC 6901 JSON pointer (``/a~1b/c~0d`` -> ``("a/b", "c~d")``)."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise PinError(f"JSON pointer {path!r} is not a string starting with '/'")
+    tokens = []
+    for token in path.split("/")[1:]:
+        if re.search(r"~(?![01])", token):
+            raise PinError(
+                f"JSON pointer {path!r} has a '~' that is not ~0 ('~') or ~1 ('/'): escape it"
+            )
+        tokens.append(token.replace("~1", "/").replace("~0", "~"))
+    return tuple(tokens)
+
+
+def _check_op(label: str, op: Any) -> _Op:
+    if not isinstance(op, Mapping):
+        raise PinError(f"{label} is not a mapping like {{op: add, path: /spec/..., value: ...}}")
+    name = op.get("op")
+    if name not in _OP_KEYS:
+        known = ", ".join(_OP_KEYS)
+        raise PinError(f"{label}: unknown op {name!r}: use one of {known}")
+    where = f"{label} ({name})"
+    takes = _OP_KEYS[name]
+    for needed in takes:
+        if needed not in op:
+            raise PinError(f"{where} lacks {needed!r} (a {name} op takes {', '.join(takes)})")
+    unknown = sorted(str(k) for k in op if k != "op" and k not in takes)
+    if unknown:
+        raise PinError(f"{where} has unknown keys {unknown} (a {name} op takes {', '.join(takes)})")
+    path = op["path"]
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise PinError(f"{where}: path {path!r} is not a JSON pointer string starting with '/'")
+    where = f"{label} ({name} {path})"
+    try:
+        tokens = pointer_tokens(path)
+    except PinError as exc:
+        raise PinError(f"{where}: {exc}") from None
+    if name != "edit":
+        return _Op(where, name, path, tokens, copy.deepcopy(op.get("value")))
+    regexp, replace = op["regexp"], op["replace"]
+    if not isinstance(regexp, str) or not isinstance(replace, str):
+        raise PinError(f"{where}: regexp and replace must both be strings")
+    try:
+        compiled = re.compile(regexp)
+    except re.error as exc:
+        raise PinError(
+            f"{where}: regexp {regexp!r} is not a valid Python regular expression ({exc})"
+        ) from None
+    return _Op(where, name, path, tokens, regexp=compiled, replace=replace)
+
+
+def _check_patch(index: int, patch: Any) -> _Patch:
+    label = f"patch {index}"
+    if not isinstance(patch, Mapping):
+        raise PinError(f"{label} is not a mapping of {', '.join(_PATCH_KEYS)}")
+    kind, name, namespace = patch.get("kind"), patch.get("name"), patch.get("namespace")
+    if isinstance(kind, str) and isinstance(name, str):
+        label = f"{label} ({kind} {f'{namespace}/' if namespace else ''}{name})"
+    for needed in ("kind", "name"):
+        if not isinstance(patch.get(needed), str) or not patch[needed]:
+            raise PinError(f"{label} lacks {needed!r}: name the object it edits by kind and name")
+    if namespace is not None and not isinstance(namespace, str):
+        raise PinError(f"{label}: namespace {namespace!r} is not a string")
+    unknown = sorted(str(k) for k in patch if k not in _PATCH_KEYS)
+    if unknown:
+        raise PinError(f"{label} has unknown keys {unknown} (a patch has {', '.join(_PATCH_KEYS)})")
+    ops = patch.get("ops")
+    if not isinstance(ops, Sequence) or isinstance(ops, str) or not ops:
+        raise PinError(f"{label} has no list of ops: give it at least one op")
+    checked = tuple(_check_op(f"{label} op {j}", op) for j, op in enumerate(ops, 1))
+    return _Patch(label, kind, name, namespace or None, checked)
+
+
+def _escape_token(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _list_index(op: _Op, obj: Obj, here: str, token: str, size: int, *, end: bool) -> int:
+    """The list index ``token`` names (``end`` allows ``size`` itself, i.e. appending)."""
+    if end and token == "-":
+        return size
+    if not _LIST_INDEX.fullmatch(token) or int(token) > (size if end else size - 1):
+        raise ManifestError(
+            f"{op.where}: {identity(obj)} has no {here} (a list of {size} items): {_CHANGED}"
+        )
+    return int(token)
+
+
+def _apply_op(obj: Obj, op: _Op) -> None:
+    container: Any = obj
+    here = ""
+    for token in op.tokens[:-1]:
+        here += "/" + _escape_token(token)
+        if isinstance(container, dict) and token in container:
+            container = container[token]
+        elif isinstance(container, list):
+            container = container[_list_index(op, obj, here, token, len(container), end=False)]
+        else:
+            raise ManifestError(f"{op.where}: {identity(obj)} has no {here}: {_CHANGED}")
+    last = op.tokens[-1]
+    here += "/" + _escape_token(last)
+    if isinstance(container, list):
+        index = _list_index(op, obj, here, last, len(container), end=op.op == "add")
+    elif isinstance(container, dict) and (op.op == "add" or last in container):
+        index = None
+    else:
+        raise ManifestError(f"{op.where}: {identity(obj)} has no {here}: {_CHANGED}")
+    slot: Any = last if index is None else index
+    if op.op == "add":
+        if index is None:
+            container[last] = copy.deepcopy(op.value)
+        else:
+            container.insert(index, copy.deepcopy(op.value))
+    elif op.op == "replace":
+        container[slot] = copy.deepcopy(op.value)
+    elif op.op == "remove":
+        del container[slot]
+    else:
+        _edit(obj, op, container, slot)
+
+
+def _edit(obj: Obj, op: _Op, container: Any, slot: Any) -> None:
+    assert op.regexp is not None
+    text = container[slot]
+    if not isinstance(text, str):
+        raise ManifestError(
+            f"{op.where}: {op.path} of {identity(obj)} is a {type(text).__name__}, not a string "
+            f"to edit: {_CHANGED}"
+        )
+    try:
+        edited, count = op.regexp.subn(op.replace, text)
+    except (re.error, IndexError) as exc:
+        raise PinError(f"{op.where}: replacement {op.replace!r} is invalid ({exc})") from None
+    if not count:
+        raise ManifestError(
+            f"{op.where}: regexp {op.regexp.pattern!r} matches nothing in {op.path} of "
+            f"{identity(obj)}: {_CHANGED}"
+        )
+    container[slot] = edited
+
+
+def apply_patches(objs: Iterable[Obj], patches: Sequence[Mapping[str, Any]]) -> list[Obj]:
+    """Deep copies of ``objs`` with ``patches`` applied, in order.
+
+    A patch is ``{kind, name, namespace?, ops}``; it edits every object of that kind and
+    ``metadata.name`` (and namespace, when given), and one that matches nothing is refused.
+    Ops are RFC 6902's ``add`` / ``replace`` / ``remove`` on RFC 6901 JSON pointers (``~0``
+    and ``~1`` escapes; ``-`` appends to a list), plus labctl's ``edit`` (``path``, ``regexp``,
+    ``replace``): a Python regex substitution on the string at ``path``, which must match at
+    least once. ``replace``, ``remove`` and ``edit`` need ``path`` to exist. A malformed patch
+    is bad input (:class:`PinError`); one that no longer fits the manifest is a
+    :class:`ManifestError` saying the upstream changed.
+    """
+    if isinstance(patches, Mapping | str) or not isinstance(patches, Sequence):
+        raise PinError(f"patches must be a list of patches, not a {type(patches).__name__}")
+    checked = [_check_patch(index, patch) for index, patch in enumerate(patches, 1)]
+    out = [copy.deepcopy(obj) for obj in objs]
+    for patch in checked:
+        targets = [obj for obj in out if patch.matches(obj)]
+        if not targets:
+            raise ManifestError(f"{patch.label} matched no object: {_CHANGED}")
+        for obj in targets:
+            for op in patch.ops:
+                _apply_op(obj, op)
+    return out
+
+
 def nodeport_service(
     name: str,
     namespace: str,
@@ -415,8 +643,15 @@ def nodeport_service(
 
 @dataclass(frozen=True)
 class Transform:
-    """What to do to an upstream manifest, in this order: apiVersions, images, tolerations,
-    replacements."""
+    """What to do to an upstream manifest, in this order: patches, apiVersions, images,
+    tolerations, replacements.
+
+    ``patches`` (see :func:`apply_patches`) are applied first, to the objects exactly as
+    parsed from the sha256-checked bytes, so their paths and names are upstream's own (e.g.
+    flannel's ``ConfigMap kube-flannel-cfg`` ``/data/cni-conf.json``, or
+    ``/spec/template/spec/containers/0/args/-`` of ``DaemonSet kube-flannel-ds``); a patch
+    that no longer fits a new upstream release fails instead of being skipped.
+    """
 
     upgrade_api_versions: bool = True
     images: Mapping[str, str] = field(default_factory=dict)
@@ -425,10 +660,13 @@ class Transform:
     tolerations: Sequence[Mapping[str, Any]] = ()
     toleration_targets: Sequence[str] = ()
     replace: Sequence[Obj] = ()
+    patches: Sequence[Mapping[str, Any]] = ()
 
 
 def transform(objs: Iterable[Obj], how: Transform) -> list[Obj]:
     out = list(objs)
+    if how.patches:
+        out = apply_patches(out, how.patches)
     if how.upgrade_api_versions:
         out = upgrade_api_versions(out)
     if how.images or how.registry or how.arch_suffix:

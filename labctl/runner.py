@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -201,6 +202,13 @@ def _message(data: Mapping[str, Any]) -> str:
         return str(res)
     if res.get("censored"):
         return "the task failed; its output is hidden (no_log) because it handles secrets"
+    generic = str(res.get("msg") or "").strip() == "non-zero return code"
+    if generic and res.get("stderr"):
+        # a command's own words say why (kubeadm: "[ERROR <check>]: ...", "error: ..."):
+        # the error lines when there are any, else its last lines
+        lines = [ln.strip() for ln in str(res["stderr"]).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if re.search(r"\berror\b", ln, re.IGNORECASE)]
+        return f"exit code {res.get('rc')}: " + " ".join((errors or lines)[:3] if errors else lines[-3:])
     for key in ("msg", "stderr", "module_stderr", "stdout"):
         value = res.get(key)
         if value:

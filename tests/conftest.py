@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+import mirror as mirror_mod
 from standins import HOSTS, StandinLab, docker_problem, fresh_lab, session_lab, session_lock
 
 STANDIN_FIXTURES = {"standins", "fresh_standins"}
@@ -44,6 +45,23 @@ def docker_available() -> None:
 
 
 @pytest.fixture(scope="session")
+def mirror(docker_available: None) -> Iterator[mirror_mod.Mirror]:
+    """The test lab's signed apt repositories, image bundles and manifests (e2e/build.sh's
+    offline directory, built here when it is missing: cached by version), served over HTTP on
+    the gateway of the labctl-mirror network. Every run of labctl's prepare step needs it."""
+    problem = mirror_mod.build_problem()
+    if problem is not None:
+        if os.geteuid() != 0:
+            pytest.skip(f"e2e NOT RUN: the offline directory is incomplete and building it needs root ({problem})")
+        mirror_mod.build()
+    served = mirror_mod.Mirror(mirror_mod.offline_dir()).start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.fixture(scope="session")
 def standin_lock() -> Iterator[None]:
     """Held for the rest of the session by whatever uses fixed container names (the session
     lab, molecule), so concurrent pytest sessions on one Docker engine wait for each other."""
@@ -53,10 +71,13 @@ def standin_lock() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def standins(
-    docker_available: None, standin_lock: None, tmp_path_factory: pytest.TempPathFactory
+    docker_available: None,
+    standin_lock: None,
+    mirror: mirror_mod.Mirror,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[StandinLab]:
     """The session's four stand-in Pis (raspi001..003, nfspi), booted and trusted."""
-    lab = session_lab(tmp_path_factory.mktemp("standins"))
+    lab = session_lab(tmp_path_factory.mktemp("standins"), mirror.inventory_vars())
     lab.up()
     try:
         yield lab
@@ -66,13 +87,15 @@ def standins(
 
 @pytest.fixture
 def fresh_standins(
-    docker_available: None, tmp_path_factory: pytest.TempPathFactory
+    docker_available: None, mirror: mirror_mod.Mirror, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., StandinLab]]:
     """Factory of unconfigured stand-ins: ``fresh_standins("raspi001")`` (default: all four)."""
     labs: list[StandinLab] = []
 
     def make(*hosts: str) -> StandinLab:
-        lab = fresh_lab(tmp_path_factory.mktemp("fresh"), hosts or tuple(HOSTS))
+        lab = fresh_lab(
+            tmp_path_factory.mktemp("fresh"), hosts or tuple(HOSTS), mirror.inventory_vars()
+        )
         labs.append(lab)
         return lab.up()
 

@@ -117,6 +117,14 @@ class StandinLab:
     groups: dict[str, str]
     workdir: Path
     metallb_addresses: list[str] = field(default_factory=list)
+    #: More lab vars for the inventory (the mirror's URLs and key, the machine-only settings).
+    lab_vars: dict[str, object] = field(default_factory=dict)
+    #: Kubernetes-node mode: a private cgroup namespace and a volume for /var/lib/containerd
+    #: (overlayfs snapshots cannot sit on the container's own overlayfs root).
+    kube_nodes: bool = False
+    #: Docker's own address range inside the subnet (--ip-range), so Docker never hands a
+    #: MetalLB pool address to a container.
+    ip_range: str | None = None
     _started: list[str] = field(default_factory=list, repr=False)
     _network_created: bool = field(default=False, repr=False)
 
@@ -223,11 +231,15 @@ class StandinLab:
             _run(["docker", "network", "rm", self.network])
 
     def _create_network(self) -> None:
-        _run(["docker", "network", "create", "--subnet", self.subnet, self.network])
+        args = ["docker", "network", "create", "--subnet", self.subnet]
+        if self.ip_range:
+            args += ["--ip-range", self.ip_range]
+        _run([*args, "--label", f"org.labctl.standin={self.prefix}", self.network])
         self._network_created = True
 
     def _run_container(self, host: str, address: str) -> None:
         self._started.append(host)
+        kube = ["--cgroupns=private", "--volume", "/var/lib/containerd"] if self.kube_nodes else []
         _run(
             [
                 "docker", "run", "-d",
@@ -240,6 +252,7 @@ class StandinLab:
                 "--tmpfs", "/run",
                 "--tmpfs", "/run/lock",
                 "--label", f"org.labctl.standin={self.prefix}",
+                *kube,
                 IMAGE,
             ]
         )  # fmt: skip
@@ -406,8 +419,45 @@ class StandinLab:
             "        # the test kernel has no nfsd; exports are written and checked with exportfs.",
             "        nfs_server_start: false",
         ]
+        if self.lab_vars:
+            lines.append("        # The test lab's mirror and this machine's settings (tests/standins.py):")
+            lines += [f"        {key}: {q(value)}" for key, value in self.lab_vars.items()]
         self.inventory_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return self.inventory_path
+
+
+#: What only this machine kind needs for a Kubernetes node, in the test inventory (never in
+#: the roles): its kernel still runs cgroup v1 (Raspberry Pi OS bookworm is v2), its containers
+#: lack CAP_SYS_RESOURCE, kube-proxy must not set host-global conntrack sysctls, and a shared
+#: throw-away disk must never trigger eviction or image GC (images cannot be pulled again).
+MACHINE_KUBE_VARS: dict[str, object] = {
+    "kubeadm_ignore_preflight_errors": ["SystemVerification"],
+    "k8s_control_plane_kubelet_config": {
+        "failCgroupV1": False,
+        "evictionHard": {"nodefs.available": "0%", "nodefs.inodesFree": "0%", "imagefs.available": "0%"},
+        "imageGCHighThresholdPercent": 100,
+    },
+    "k8s_control_plane_kube_proxy_config": {
+        "mode": "iptables",
+        "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+    },
+    "containerd_config_overrides": {
+        "plugins": {"io.containerd.cri.v1.runtime": {"restrict_oom_score_adj": True}}
+    },
+}
+
+
+def add_host(lab: StandinLab, host: str, group: str, last_octet: int) -> None:
+    """Boot one more stand-in into ``lab`` (a Pi added to the desk), trust it, and rewrite the
+    inventory with it."""
+    net = ipaddress.ip_network(lab.subnet)
+    lab.hosts[host] = str(net.network_address + last_octet)
+    lab.groups[host] = group
+    lab._run_container(host, lab.hosts[host])
+    lab.wait_booted(host)
+    lab.authorize_client_key(host)
+    lab.refresh_known_hosts()
+    lab.write_inventory()
 
 
 def _addresses(subnet: str, hosts: Sequence[str]) -> dict[str, str]:
@@ -420,7 +470,7 @@ def _pool(subnet: str) -> list[str]:
     return [f"{net.network_address + 100}-{net.network_address + 200}"]
 
 
-def session_lab(workdir: Path) -> StandinLab:
+def session_lab(workdir: Path, lab_vars: dict[str, object] | None = None) -> StandinLab:
     """The four stand-ins of CONTRIBUTING.md on network labctl-test (10.77.1.0/24)."""
     return StandinLab(
         prefix=SESSION_PREFIX,
@@ -430,10 +480,13 @@ def session_lab(workdir: Path) -> StandinLab:
         groups={h: g for h, (g, _) in HOSTS.items()},
         workdir=workdir,
         metallb_addresses=_pool(SESSION_SUBNET),
+        lab_vars=dict(lab_vars or {}),
     )
 
 
-def fresh_lab(workdir: Path, hosts: Sequence[str] = tuple(HOSTS)) -> StandinLab:
+def fresh_lab(
+    workdir: Path, hosts: Sequence[str] = tuple(HOSTS), lab_vars: dict[str, object] | None = None
+) -> StandinLab:
     """Unconfigured stand-ins on a network of their own (10.78.N.0/24, first free N),
     with unique container names, so they never collide with the session lab."""
     unknown = [h for h in hosts if h not in HOSTS]
@@ -457,6 +510,7 @@ def fresh_lab(workdir: Path, hosts: Sequence[str] = tuple(HOSTS)) -> StandinLab:
         groups={h: HOSTS[h][0] for h in hosts},
         workdir=workdir,
         metallb_addresses=_pool(subnet),
+        lab_vars=dict(lab_vars or {}),
     )
     lab._network_created = True
     return lab

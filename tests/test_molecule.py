@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mirror import Mirror, molecule_env
 
 pytestmark = [pytest.mark.molecule, pytest.mark.docker]
 
@@ -22,7 +23,7 @@ def _phase_ok(log: str, phase: str) -> bool:
 
 
 def test_molecule_scenario_converges_idempotently(
-    docker_available: None, standin_lock: None, tmp_path: Path
+    docker_available: None, standin_lock: None, mirror: Mirror, tmp_path: Path
 ) -> None:
     bindir = Path(sys.executable).parent
     env = dict(os.environ)
@@ -31,6 +32,7 @@ def test_molecule_scenario_converges_idempotently(
         PY_COLORS="0",
         ANSIBLE_FORCE_COLOR="0",
         NO_COLOR="1",
+        **molecule_env(mirror),
     )
     log_path = tmp_path / "molecule-test.log"
     with log_path.open("w", encoding="utf-8") as log:

@@ -65,3 +65,21 @@ def test_a_real_failure_names_host_task_and_reason(tmp_path):
     )
     record = (result.artifacts.parent.parent / "labctl-run.json").read_text()
     assert '"status": "failed"' in record
+
+
+def test_a_failed_command_is_explained_by_its_own_error_lines() -> None:
+    from labctl.runner import _message
+
+    stderr = (
+        "\t[WARNING Service-kubelet]: kubelet service is not enabled\n"
+        "[preflight] Some fatal errors occurred:\n"
+        "\t[ERROR SystemVerification]: cgroups v1 support is deprecated\n"
+        "error: error execution phase preflight: preflight checks failed\n"
+        "To see the stack trace of this error execute with --v=5 or higher\n"
+    )
+    message = _message({"res": {"msg": "non-zero return code", "rc": 1, "stderr": stderr}})
+    assert message.startswith("exit code 1: [ERROR SystemVerification]: cgroups v1")
+    assert "error execution phase preflight" in message
+    assert "WARNING" not in message
+    plain = _message({"res": {"msg": "non-zero return code", "rc": 3, "stderr": "a\nb\nc\nd"}})
+    assert plain == "exit code 3: b c d"

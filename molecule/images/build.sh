@@ -141,6 +141,25 @@ RequiredBy=ssh.service
 UNIT
 in_root systemctl enable regenerate_ssh_host_keys.service ssh.service >/dev/null 2>&1
 
+# Mount propagation as on a booted Raspberry Pi OS, where / is a shared mount: inside a
+# container / starts private, and kubelet's volume mounts need it shared (as kind's node
+# entrypoint does). A property of the machine, not something labctl's roles configure.
+cat > "$rootfs/etc/systemd/system/labctl-standin-rshared.service" <<'UNIT'
+[Unit]
+Description=Make / a shared mount, as on a booted Pi (labctl stand-in Pi)
+DefaultDependencies=no
+After=local-fs.target
+Before=sysinit.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/mount --make-rshared /
+
+[Install]
+WantedBy=sysinit.target
+UNIT
+in_root systemctl enable labctl-standin-rshared.service >/dev/null 2>&1
+
 # The user of Raspberry Pi OS: pi, passwordless sudo (/etc/sudoers.d/010_pi-nopasswd), no
 # password (key login only).
 in_root useradd --create-home --shell /bin/bash --groups sudo,adm,dialout,plugdev,users pi

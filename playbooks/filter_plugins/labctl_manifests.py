@@ -8,6 +8,8 @@ Thin by design: every behaviour lives (and is unit-tested) in labctl/manifests.p
 - ``objects | labctl_images``: every container image of a list of objects.
 - ``ansible_architecture | labctl_arch_suffix``: ``aarch64`` -> ``arm64`` (pre-multi-arch names).
 - ``ports | labctl_nodeport_service(name, namespace, selector, labels)``: a NodePort Service.
+- ``url | labctl_mirror_url(lab_manifest_mirror)``: the URL served from a mirror (or unchanged).
+- ``objects | labctl_patch(patches)``: ``manifests.apply_patches`` on objects read elsewhere.
 """
 
 from __future__ import annotations
@@ -70,6 +72,14 @@ def labctl_nodeport_service(
     return _call(manifests.nodeport_service, name, namespace, selector, ports, labels)
 
 
+def labctl_mirror_url(url: str, mirror: str = "") -> str:
+    return _call(manifests.mirror_url, url, mirror)
+
+
+def labctl_patch(objs: list[dict[str, Any]], patches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return _call(manifests.apply_patches, objs, patches)
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -77,4 +87,6 @@ class FilterModule:
             "labctl_images": labctl_images,
             "labctl_arch_suffix": labctl_arch_suffix,
             "labctl_nodeport_service": labctl_nodeport_service,
+            "labctl_mirror_url": labctl_mirror_url,
+            "labctl_patch": labctl_patch,
         }

@@ -10,6 +10,7 @@ One lab of fresh (unconfigured) stand-ins, broken on purpose, then repaired:
    `up` repairs itself (cmdline flag, swap) through as WARN. raspi002's lab interface is
    renamed wlan0, as on the chapter's Wi-Fi Pis: a WARN with MetalLB's layer-2 caveat (the
    kernel's wireless flag cannot be made here, so the name-based detection is what runs).
+   No stand-in has containerd yet: "container runtime" WARNs on the Kubernetes nodes only.
 2. half repaired: every single swap source alone still FAILs (an fstab swap line; a disabled
    dphys-swapfile that still has CONF_SWAPSIZE=100).
 3. repaired: every host configured, the squatter gone: exit 0, no FAIL row.
@@ -131,6 +132,8 @@ def test_doctor_names_each_problem_then_passes_once_repaired(squatter, monkeypat
     enforced = {r["check"]: r for r in result.stats["doctor"]["raspi001"]}
     assert enforced["boot cmdline flag"]["status"] == "WARN"  # up's prepare step repairs it
     assert "repairs it" in enforced["boot cmdline flag"]["detail"]
+    assert enforced["container runtime"]["status"] == "WARN"  # prepare installs containerd.io
+    assert "repairs it" in enforced["container runtime"]["detail"]
 
     # 2. half repaired: each swap source alone still fails
     subprocess.run(["docker", "rm", "-f", squatter_name], check=True, capture_output=True)
@@ -174,6 +177,15 @@ def test_doctor_names_each_problem_then_passes_once_repaired(squatter, monkeypat
     for host in ("raspi001", "raspi002", "raspi003"):
         assert statuses(rows, host)["swap off"] == "PASS"
         assert statuses(rows, host)["boot cmdline flag"] == "PASS"
-    # the NFS node is not a Kubernetes node: no cgroup/cmdline/swap rows for it
+    # the NFS node is not a Kubernetes node: no cgroup/cmdline/swap/container runtime rows for it
     assert "boot cmdline flag" not in rows["nfspi"]
+    assert "container runtime" not in rows["nfspi"]
+    # the stand-ins have no containerd yet: up's prepare step installs containerd.io 2.x (WARN)
+    for host in ("raspi001", "raspi002", "raspi003"):
+        runtime = rows[host]["container runtime"]
+        assert (runtime["status"], runtime["detail"]) == (
+            "WARN",
+            "not installed; labctl up's prepare step installs containerd.io 2.x from Docker's"
+            " repository",
+        ), runtime
     assert doctor.INVENTORY_HOST in rows

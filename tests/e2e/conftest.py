@@ -1,56 +1,95 @@
-"""Fixtures of the real-cluster tier (issue 6): the e2e/ build scripts and their cache.
+"""The real lab (marker ``e2e``): four stand-in Pis in Kubernetes-node mode that labctl's own
+roles turn into a real kubeadm cluster, offline.
 
-Tests marked `e2e` need the k3s build of `e2e/build.sh`; without it they are skipped with
-the reason `e2e/build.sh status` gives (also what `.ci/run` prints as `e2e NOT RUN: ...`).
-The image tests here need only Docker (marker `docker`; with LABCTL_REQUIRE_DOCKER=1 a
-missing engine fails them instead of skipping) and build their inputs themselves.
+The fixture only starts the containers (``--cgroupns=private``, a volume for
+``/var/lib/containerd``; the image makes ``/`` shared at boot, as a booted Pi has it) and
+authorises the SSH key. Everything else (containerd from the mirror's containerd.io, the
+Kubernetes packages, the image bundles, kubeadm init and join, flannel, CoreDNS) is done by
+``labctl up`` through the real CLI. Tests never apply objects themselves: they read the API.
+
+One lab per session: the tests of the real lab, its demos and its faults share it, in file
+order (``test_e2e_1_lab.py`` builds it). Without a Docker engine or root the tier is skipped
+with ``e2e NOT RUN: <reason>``; with ``LABCTL_REQUIRE_E2E=1`` (CI) that fails instead.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import E2E, build_status, docker_problem, read_env_file
+from e2e_support import E2E, RealLab
+from mirror import Mirror, require_e2e
+from standins import HOSTS, MACHINE_KUBE_VARS, StandinLab
+
+SUBNET = "10.77.9.0/24"
+#: Docker hands out addresses from the lower half only; the MetalLB pool lies above it.
+IP_RANGE = "10.77.9.0/25"
+POOL = "10.77.9.200-10.77.9.220"
+
+
+def lab_vars(mirror: Mirror) -> dict[str, object]:
+    """The real lab's inventory settings: the mirror, this machine's settings, and the
+    documented offline features (image bundles, a CoreDNS without forwarding, flannel's
+    test images and the CNI version its plugin speaks)."""
+    return {
+        **mirror.inventory_vars(),
+        **MACHINE_KUBE_VARS,
+        "lab_image_bundles": [str(p) for p in mirror.images],
+        "k8s_control_plane_coredns_manifest": str(E2E / "manifests" / "coredns.yaml"),
+        # flanneld here is v0.28.10 built with a build-only stub, its CNI plugin the last
+        # containernetworking/plugins release with meta/flannel: honest names of their own
+        "k8s_control_plane_flannel_images": {
+            "ghcr.io/flannel-io/flannel": "docker.io/labctl/flannel:v0.28.10",
+            "ghcr.io/flannel-io/flannel-cni-plugin": "docker.io/labctl/flannel-cni-plugin:cnp-v0.9.1",
+        },
+        # that plugin speaks CNI spec 0.4.0 at most
+        "k8s_control_plane_flannel_patches": [
+            {
+                "kind": "ConfigMap",
+                "name": "kube-flannel-cfg",
+                "ops": [
+                    {
+                        "op": "edit",
+                        "path": "/data/cni-conf.json",
+                        "regexp": '"cniVersion": "1.0.0"',
+                        "replace": '"cniVersion": "0.4.0"',
+                    }
+                ],
+            }
+        ],
+    }
 
 
 @pytest.fixture(scope="session")
-def versions() -> dict[str, str]:
-    return read_env_file(E2E / "versions.env")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    del config
-    e2e_items = [item for item in items if item.get_closest_marker("e2e")]
-    if not e2e_items:
-        return
-    ready, reason = build_status()
-    if ready:
-        return
-    for item in e2e_items:
-        item.add_marker(pytest.mark.skip(reason=f"e2e NOT RUN: {reason}"))
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> Iterator[None]:
-    problem = docker_problem()
-    if problem is not None:
-        if os.environ.get("LABCTL_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"LABCTL_REQUIRE_DOCKER=1 but {problem}")
-        pytest.skip(f"needs Docker: {problem}")
-    yield
-
-
-@pytest.fixture(scope="session")
-def pause_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Our pause program, compiled exactly as e2e/build.sh compiles it."""
-    if shutil.which("gcc") is None:
-        pytest.skip("needs gcc (Debian: build-essential)")
-    out = tmp_path_factory.mktemp("pause") / "pause"
-    cmd = ["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(out)]
-    subprocess.run([*cmd, str(E2E / "pause.c")], check=True)
-    return out
+def real_lab(
+    docker_available: None,
+    mirror: Mirror,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RealLab]:
+    """The four stand-ins of the real lab, booted and reachable, not yet configured."""
+    if os.geteuid() != 0:
+        reason = "e2e NOT RUN: not root (the lab needs dockerd and debootstrap)"
+        if require_e2e():
+            pytest.fail(f"LABCTL_REQUIRE_E2E=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+    workdir: Path = tmp_path_factory.mktemp("real-lab")
+    net_hosts = {h: f"10.77.9.{octet}" for h, (_, octet) in HOSTS.items()}
+    standins = StandinLab(
+        prefix="labctl-e2e",
+        network="labctl-e2e",
+        subnet=SUBNET,
+        hosts=net_hosts,
+        groups={h: g for h, (g, _) in HOSTS.items()},
+        workdir=workdir,
+        metallb_addresses=[POOL],
+        lab_vars=lab_vars(mirror),
+        kube_nodes=True,
+        ip_range=IP_RANGE,
+    )
+    standins.up()
+    try:
+        yield RealLab(standins)
+    finally:
+        standins.down()

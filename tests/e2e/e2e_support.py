@@ -1,42 +1,122 @@
-"""Paths and helpers shared by the tests of the real-cluster tier (tests/e2e)."""
+"""Helpers of the real-lab tier (tests/e2e): the lab, labctl through the real CLI, API reads."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import clirun
+from standins import StandinLab
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E = ROOT / "e2e"
-BUILD_SH = E2E / "build.sh"
+UP_TIMEOUT = 1800
 
 
-def e2e_cache() -> Path:
-    return Path(os.environ.get("LABCTL_E2E_CACHE", "/var/cache/labctl-e2e"))
+@dataclass
+class RealLab:
+    """A StandinLab that labctl turns into a kubeadm cluster, plus what the tests read."""
+
+    standins: StandinLab
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.standins.state_home / "labctl" / "kubeconfig"
+
+    def labctl(self, *args: str, timeout: float = UP_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        return clirun.run(*args, env=self.standins.env(), timeout=timeout)
+
+    def timed(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        start = time.monotonic()
+        proc = self.labctl(*args)
+        self.timings[name] = time.monotonic() - start
+        report(f"labctl {' '.join(args)} ({name}): {self.timings[name]:.1f} s, exit {proc.returncode}")
+        return proc
+
+    def api(self) -> Any:
+        """A kubernetes ApiClient through the kubeconfig that `labctl up` fetched."""
+        from kubernetes import client, config
+
+        return config.new_client_from_config(config_file=str(self.kubeconfig))
+
+    def core(self) -> Any:
+        from kubernetes import client
+
+        return client.CoreV1Api(self.api())
+
+    def apps(self) -> Any:
+        from kubernetes import client
+
+        return client.AppsV1Api(self.api())
+
+    def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """kubectl on the master node over `docker exec` with the admin kubeconfig: for exec
+        into pods (reads and probes only; tests never apply objects)."""
+        return self.standins.exec(
+            "raspi001", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", *args,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def secret_values(self) -> list[str]:
+        """The real secrets a run must never print: the kubeconfig's client key and every
+        bootstrap token currently in the cluster."""
+        import yaml
+
+        conf = yaml.safe_load(self.kubeconfig.read_text(encoding="utf-8"))
+        values = [conf["users"][0]["user"]["client-key-data"]]
+        tokens = self.kubectl("-n", "kube-system", "get", "secrets", "-o", "json")
+        for item in json.loads(tokens.stdout or "{}").get("items", []):
+            if item.get("type") == "bootstrap.kubernetes.io/token":
+                values.append(item["data"]["token-secret"])
+        return values
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """The KEY="value" lines of e2e/versions.env (comments and blank lines ignored)."""
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, _, value = line.partition("=")
-        values[key] = value.strip('"')
-    return values
+def report(line: str) -> None:
+    """One line for the run's summary: printed, and appended to $LABCTL_E2E_REPORT (.ci/run
+    prints that file at the end, so the timings and node list show without pytest -s)."""
+    print(f"\n[real lab] {line}")
+    target = os.environ.get("LABCTL_E2E_REPORT")
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
 
 
-def build_status() -> tuple[bool, str]:
-    """(ready, reason) from `e2e/build.sh status`."""
-    proc = subprocess.run(
-        ["bash", str(BUILD_SH), "status"], capture_output=True, text=True, check=False
-    )
-    return proc.returncode == 0, proc.stdout.strip() or proc.stderr.strip()
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not true after {timeout:.0f} s (last: {last!r})")
 
 
-def docker_problem() -> str | None:
-    """Why Docker cannot be used here, or None when `docker info` answers."""
-    from standins import engine_problem  # tests/ is on sys.path through tests/conftest.py
+def recap_changed(stdout: str) -> dict[str, int]:
+    """Per-host changed counts from `labctl up --json`'s result."""
+    data = json.loads(stdout)
+    hosts = data.get("hosts") or data.get("recap") or {}
+    return {h: int(v.get("changed", 0)) for h, v in hosts.items()}
 
-    return engine_problem()
+
+def run_dirs(lab: RealLab) -> list[Path]:
+    root = lab.standins.state_home / "labctl" / "runs"
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def all_text_under(path: Path) -> str:
+    chunks = []
+    for file in path.rglob("*"):
+        if file.is_file():
+            chunks.append(file.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(chunks)
+
+
+def env_without_kube() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}

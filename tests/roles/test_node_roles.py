@@ -5,18 +5,21 @@
   lab network from a node, and a second run must report changed=0.
 - ``reset.yml`` refuses to touch anything without confirmation; ``labctl reset --yes`` removes
   the CNI leftovers, the node user's kubeconfig and the laptop's kubeconfig. kubeadm itself does
-  not exist on the stand-ins: its reset task is guarded by /etc/kubernetes/kubelet.conf.
+  not run on these stand-ins (the real-lab tier, tests/e2e, runs it): its reset task is guarded
+  by /etc/kubernetes/kubelet.conf.
 
-What cannot run here (pkgs.k8s.io, kubeadm, kernel nfsd) is covered by molecule's staging
-checks and the real-cluster tier, not faked.
+containerd.io comes from the test lab's signed mirror of Docker's repository (tests/mirror.py);
+the kernel nfsd cannot run here and is not faked.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import clirun
@@ -92,10 +95,27 @@ def test_hosts_file_lists_every_lab_host(prepared, host):
 
 
 @pytest.mark.parametrize("host", NODES)
-def test_containerd_uses_systemd_cgroups_and_runs(prepared, host):
-    config = read(prepared, host, "/etc/containerd/config.toml")
-    assert "SystemdCgroup = true" in [line.strip() for line in config.splitlines()]
+def test_containerd_2_from_the_signed_repository_runs_with_systemd_cgroups(prepared, host):
+    config = tomllib.loads(read(prepared, host, "/etc/containerd/config.toml"))
+    assert config["version"] == 3
+    runc = config["plugins"]["io.containerd.cri.v1.runtime"]["containerd"]["runtimes"]["runc"]
+    assert runc["options"]["SystemdCgroup"] is True
+    # containerd.io bundles its own runc: no other runc is named
+    assert "BinaryName" not in runc["options"]
     assert prepared.exec(host, "systemctl", "is-active", "containerd").stdout.strip() == "active"
+    version = prepared.exec(host, "containerd", "--version", check=True).stdout
+    assert re.search(r"\sv?2\.\d+\.\d+", version), version
+    # installed from the repository apt was given, signed-by the pinned key, and held
+    policy = prepared.exec(host, "apt-cache", "policy", "containerd.io", check=True).stdout
+    assert "/apt/docker/linux/debian bookworm/stable" in policy, policy
+    sources = read(prepared, host, "/etc/apt/sources.list.d/docker.sources")
+    assert "Signed-By: /etc/apt/keyrings/docker-apt-keyring.gpg" in sources.splitlines()
+    held = prepared.exec(host, "apt-mark", "showhold", check=True).stdout.split()
+    assert "containerd.io" in held
+    # every registry goes to the dead loopback endpoint, with no fallback to the real one
+    hosts_toml = tomllib.loads(read(prepared, host, "/etc/containerd/certs.d/_default/hosts.toml"))
+    assert hosts_toml["server"] == "http://127.0.0.1:1"
+    assert list(hosts_toml["host"]) == ["http://127.0.0.1:1"]
     assert prepared.exec(host, "test", "-x", "/sbin/mount.nfs").returncode == 0
 
 

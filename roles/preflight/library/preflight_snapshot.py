@@ -16,9 +16,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 DOCUMENTATION = r"""
 module: preflight_snapshot
-short_description: Read files, unit states, free disk and listeners for the preflight checks
+short_description: Read files, units, free disk, listeners and versions for the preflight checks
 description:
   - Read-only. Missing files are reported as null, never as an error.
+  - Programs in versions run as argv (no shell) with --version; one not on PATH (or rc 127) is null.
 options:
   files: {type: list, elements: str, default: [], description: Files to read (text, first 64 KiB).}
   exists: {type: list, elements: str, default: [], description: Paths whose existence is reported.}
@@ -26,6 +27,11 @@ options:
   unit_active: {type: list, elements: str, default: [], description: Units to ask is-active.}
   disk_path: {type: str, default: /var/lib, description: Path whose free space is reported (MB).}
   port: {type: int, description: TCP port whose listeners are reported.}
+  versions:
+    type: list
+    elements: str
+    default: []
+    description: Programs to run with --version (no shell); a program not found is reported as null.
 """
 
 RETURN = r"""
@@ -38,9 +44,12 @@ wireless: {type: list, description: Interfaces the kernel reports as wireless.}
 memtotal_mb: {type: int, description: "MemTotal in MB (kubeadm's [ERROR Mem] compares this)."}
 cpus: {type: int, description: "CPUs this process may use (kubeadm's [ERROR NumCPU] counts these)."}
 listeners: {type: list, description: "One line per socket listening on port (ss -ltnp)."}
+versions: {type: dict, description: "program -> its --version output, or null when not installed."}
 """
 
 MAX_READ = 65536
+#: Searched after the module's own PATH: sudo's secure_path may lack the sbin directories.
+PROGRAM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 def read(path: str) -> str | None:
@@ -78,6 +87,32 @@ def listeners(port: int) -> list[str]:
     return found
 
 
+def program_version(program: str) -> str | None:
+    """`<program> --version`, run without a shell; None when the program is not installed.
+
+    A program that is found but answers with an error (or not at all) gives that error as
+    text, so the check can say what it saw instead of calling it absent.
+    """
+    search = os.pathsep.join([os.environ.get("PATH", ""), *PROGRAM_DIRS])
+    path = shutil.which(program, path=search)
+    if path is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return f"{path} --version did not answer within 30 s"
+    except OSError as exc:
+        return f"{path} --version: {exc}"
+    if proc.returncode == 127:
+        return None
+    output = " ".join((proc.stdout.strip() or proc.stderr.strip()).split())[:400]
+    if proc.returncode != 0:
+        return f"{path} --version exited {proc.returncode}: {output}"
+    return output
+
+
 def memtotal_mb() -> int:
     for line in (read("/proc/meminfo") or "").splitlines():
         if line.startswith("MemTotal:"):
@@ -94,6 +129,7 @@ def main() -> None:
             "unit_active": {"type": "list", "elements": "str", "default": []},
             "disk_path": {"type": "str", "default": "/var/lib"},
             "port": {"type": "int"},
+            "versions": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
@@ -119,6 +155,7 @@ def main() -> None:
         listeners=listeners(params["port"]) if params["port"] else [],
         memtotal_mb=memtotal_mb(),
         cpus=len(os.sched_getaffinity(0)),
+        versions={program: program_version(program) for program in params["versions"]},
     )
 
 
