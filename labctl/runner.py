@@ -208,7 +208,8 @@ def _message(data: Mapping[str, Any]) -> str:
         # the error lines when there are any, else its last lines
         lines = [ln.strip() for ln in str(res["stderr"]).splitlines() if ln.strip()]
         errors = [ln for ln in lines if re.search(r"\berror\b", ln, re.IGNORECASE)]
-        return f"exit code {res.get('rc')}: " + " ".join((errors or lines)[:3] if errors else lines[-3:])
+        shown = errors[:3] if errors else lines[-3:]
+        return f"exit code {res.get('rc')}: " + " ".join(shown)
     for key in ("msg", "stderr", "module_stderr", "stdout"):
         value = res.get(key)
         if value:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-import pytest
 import mirror as mirror_mod
+import pytest
 from standins import HOSTS, StandinLab, docker_problem, fresh_lab, session_lab, session_lock
 
 STANDIN_FIXTURES = {"standins", "fresh_standins"}
@@ -52,7 +52,9 @@ def mirror(docker_available: None) -> Iterator[mirror_mod.Mirror]:
     problem = mirror_mod.build_problem()
     if problem is not None:
         if os.geteuid() != 0:
-            pytest.skip(f"e2e NOT RUN: the offline directory is incomplete and building it needs root ({problem})")
+            pytest.skip(
+                f"e2e NOT RUN: the offline directory is incomplete and building it needs root ({problem})"
+            )
         mirror_mod.build()
     served = mirror_mod.Mirror(mirror_mod.offline_dir()).start()
     try:

@@ -29,7 +29,7 @@ DEAD_REGISTRY = "http://127.0.0.1:1"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 

@@ -420,7 +420,9 @@ class StandinLab:
             "        nfs_server_start: false",
         ]
         if self.lab_vars:
-            lines.append("        # The test lab's mirror and this machine's settings (tests/standins.py):")
+            lines.append(
+                "        # The test lab's mirror and this machine's settings (tests/standins.py):"
+            )
             lines += [f"        {key}: {q(value)}" for key, value in self.lab_vars.items()]
         self.inventory_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return self.inventory_path
@@ -434,7 +436,11 @@ MACHINE_KUBE_VARS: dict[str, object] = {
     "kubeadm_ignore_preflight_errors": ["SystemVerification"],
     "k8s_control_plane_kubelet_config": {
         "failCgroupV1": False,
-        "evictionHard": {"nodefs.available": "0%", "nodefs.inodesFree": "0%", "imagefs.available": "0%"},
+        "evictionHard": {
+            "nodefs.available": "0%",
+            "nodefs.inodesFree": "0%",
+            "imagefs.available": "0%",
+        },
         "imageGCHighThresholdPercent": 100,
     },
     "k8s_control_plane_kube_proxy_config": {

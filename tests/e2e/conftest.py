@@ -19,47 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import E2E, RealLab
+from e2e_support import RealLab, real_lab_standins
 from mirror import Mirror, require_e2e
-from standins import HOSTS, MACHINE_KUBE_VARS, StandinLab
-
-SUBNET = "10.77.9.0/24"
-#: Docker hands out addresses from the lower half only; the MetalLB pool lies above it.
-IP_RANGE = "10.77.9.0/25"
-POOL = "10.77.9.200-10.77.9.220"
-
-
-def lab_vars(mirror: Mirror) -> dict[str, object]:
-    """The real lab's inventory settings: the mirror, this machine's settings, and the
-    documented offline features (image bundles, a CoreDNS without forwarding, flannel's
-    test images and the CNI version its plugin speaks)."""
-    return {
-        **mirror.inventory_vars(),
-        **MACHINE_KUBE_VARS,
-        "lab_image_bundles": [str(p) for p in mirror.images],
-        "k8s_control_plane_coredns_manifest": str(E2E / "manifests" / "coredns.yaml"),
-        # flanneld here is v0.28.10 built with a build-only stub, its CNI plugin the last
-        # containernetworking/plugins release with meta/flannel: honest names of their own
-        "k8s_control_plane_flannel_images": {
-            "ghcr.io/flannel-io/flannel": "docker.io/labctl/flannel:v0.28.10",
-            "ghcr.io/flannel-io/flannel-cni-plugin": "docker.io/labctl/flannel-cni-plugin:cnp-v0.9.1",
-        },
-        # that plugin speaks CNI spec 0.4.0 at most
-        "k8s_control_plane_flannel_patches": [
-            {
-                "kind": "ConfigMap",
-                "name": "kube-flannel-cfg",
-                "ops": [
-                    {
-                        "op": "edit",
-                        "path": "/data/cni-conf.json",
-                        "regexp": '"cniVersion": "1.0.0"',
-                        "replace": '"cniVersion": "0.4.0"',
-                    }
-                ],
-            }
-        ],
-    }
 
 
 @pytest.fixture(scope="session")
@@ -74,22 +35,44 @@ def real_lab(
         if require_e2e():
             pytest.fail(f"LABCTL_REQUIRE_E2E=1 but {reason}", pytrace=False)
         pytest.skip(reason)
-    workdir: Path = tmp_path_factory.mktemp("real-lab")
-    net_hosts = {h: f"10.77.9.{octet}" for h, (_, octet) in HOSTS.items()}
-    standins = StandinLab(
-        prefix="labctl-e2e",
-        network="labctl-e2e",
-        subnet=SUBNET,
-        hosts=net_hosts,
-        groups={h: g for h, (g, _) in HOSTS.items()},
-        workdir=workdir,
-        metallb_addresses=[POOL],
-        lab_vars=lab_vars(mirror),
-        kube_nodes=True,
-        ip_range=IP_RANGE,
-    )
+    standins = real_lab_standins(tmp_path_factory.mktemp("real-lab"), mirror)
     standins.up()
     try:
         yield RealLab(standins)
     finally:
-        standins.down()
+        if os.environ.get("LABCTL_E2E_KEEP") == "1":  # debugging: leave the lab running
+            print(
+                f"\nLABCTL_E2E_KEEP=1: lab left running; env: {standins.env()['LABCTL_INVENTORY']}"
+            )
+        else:
+            standins.down()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    from standins import engine_problem
+
+    problem = engine_problem()
+    if problem is not None:
+        if os.environ.get("LABCTL_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"LABCTL_REQUIRE_DOCKER=1 but {problem}")
+        pytest.skip(f"needs Docker: {problem}")
+
+
+@pytest.fixture(scope="session")
+def pause_binary(mirror: Mirror, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pause program of the k8s.io/kubernetes module (build/pause/linux/pause.c, kept by
+    e2e/build.sh), compiled as e2e/build.sh compiles it."""
+    import shutil
+    import subprocess
+
+    sources = sorted(Path(mirror_mod_cache()).glob("bin/kubernetes-*/pause.c"))
+    if shutil.which("gcc") is None or not sources:
+        pytest.skip("needs gcc and e2e/build.sh's Kubernetes build (pause.c)")
+    out = tmp_path_factory.mktemp("pause") / "pause"
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(out), str(sources[-1])], check=True)
+    return out
+
+
+def mirror_mod_cache() -> str:
+    return os.environ.get("LABCTL_E2E_CACHE", "/var/cache/labctl-e2e")

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import clirun
-from standins import StandinLab
+from mirror import Mirror
+from standins import HOSTS, MACHINE_KUBE_VARS, StandinLab
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E = ROOT / "e2e"
@@ -36,12 +37,14 @@ class RealLab:
         start = time.monotonic()
         proc = self.labctl(*args)
         self.timings[name] = time.monotonic() - start
-        report(f"labctl {' '.join(args)} ({name}): {self.timings[name]:.1f} s, exit {proc.returncode}")
+        report(
+            f"labctl {' '.join(args)} ({name}): {self.timings[name]:.1f} s, exit {proc.returncode}"
+        )
         return proc
 
     def api(self) -> Any:
         """A kubernetes ApiClient through the kubeconfig that `labctl up` fetched."""
-        from kubernetes import client, config
+        from kubernetes import config
 
         return config.new_client_from_config(config_file=str(self.kubeconfig))
 
@@ -120,3 +123,66 @@ def all_text_under(path: Path) -> str:
 
 def env_without_kube() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+
+
+BUNDLES = {
+    "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd",
+    "coredns", "pause", "flannel", "flannel-cni-plugin", "nginx", "redis",
+}  # fmt: skip
+
+
+def lab_vars(mirror: Mirror) -> dict[str, object]:
+    """The real lab's inventory settings: the mirror, this machine's settings, and the
+    documented offline features (image bundles, a CoreDNS without forwarding, flannel's
+    test images and the CNI version its plugin speaks)."""
+    return {
+        **mirror.inventory_vars(),
+        **MACHINE_KUBE_VARS,
+        # what this tier runs (MetalLB, Traefik and the dig image are not used yet)
+        "lab_image_bundles": [str(p) for p in mirror.images if p.stem in BUNDLES],
+        "k8s_control_plane_coredns_manifest": str(E2E / "manifests" / "coredns.yaml"),
+        # the demos' nginx and redis, from Debian's packages (e2e/build.sh), never pulled
+        "service_demo_nginx_image": "docker.io/labctl/nginx:local",
+        "service_demo_redis_image": "docker.io/labctl/redis:local",
+        # flanneld here is v0.28.10 built with a build-only stub, its CNI plugin the last
+        # containernetworking/plugins release with meta/flannel: honest names of their own
+        "k8s_control_plane_flannel_images": {
+            "ghcr.io/flannel-io/flannel": "docker.io/labctl/flannel:v0.28.10",
+            "ghcr.io/flannel-io/flannel-cni-plugin": "docker.io/labctl/flannel-cni-plugin:cnp-v0.9.1",
+        },
+        # that plugin speaks CNI spec 0.4.0 at most
+        "k8s_control_plane_flannel_patches": [
+            {
+                "kind": "ConfigMap",
+                "name": "kube-flannel-cfg",
+                "ops": [
+                    {
+                        "op": "edit",
+                        "path": "/data/cni-conf.json",
+                        "regexp": '"cniVersion": "1.0.0"',
+                        "replace": '"cniVersion": "0.4.0"',
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def real_lab_standins(
+    workdir: Path, mirror: Mirror, prefix: str = "labctl-e2e", octet: int = 9
+) -> StandinLab:
+    """The real lab's four stand-ins (not yet started) on network ``prefix``, 10.77.<octet>.0/24:
+    Docker hands out addresses from the lower half only, the MetalLB pool lies above it."""
+    net = f"10.77.{octet}"
+    return StandinLab(
+        prefix=prefix,
+        network=prefix,
+        subnet=f"{net}.0/24",
+        hosts={h: f"{net}.{last}" for h, (_, last) in HOSTS.items()},
+        groups={h: g for h, (g, _) in HOSTS.items()},
+        workdir=workdir,
+        metallb_addresses=[f"{net}.200-{net}.220"],
+        lab_vars=lab_vars(mirror),
+        kube_nodes=True,
+        ip_range=f"{net}.0/25",
+    )

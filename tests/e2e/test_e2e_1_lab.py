@@ -83,8 +83,13 @@ def test_up_builds_a_real_cluster(real_lab: RealLab):
         lambda: (t := node_table(real_lab)) and all(v["ready"] == "True" for v in t.values()) and t,
         120, "every node Ready",
     )  # fmt: skip
-    report("nodes asserted: " + "; ".join(f"{n} Ready={v['ready']} {v['kubelet']} {v['runtime']}"
-                                          for n, v in sorted(nodes.items())))
+    report(
+        "nodes asserted: "
+        + "; ".join(
+            f"{n} Ready={v['ready']} {v['kubelet']} {v['runtime']}"
+            for n, v in sorted(nodes.items())
+        )
+    )
     assert set(nodes) == set(NODES)
     for name, node in nodes.items():
         assert node["kubelet"].startswith("v1.36."), (name, node)
@@ -97,7 +102,9 @@ def test_flannel_and_coredns_run(real_lab: RealLab):
         return [p.metadata.name for p in pods if p.status.phase == "Running"
                 and all(c.ready for c in p.status.container_statuses or [])]  # fmt: skip
 
-    flannel = wait_for(lambda: len(p := running("kube-flannel", "app=flannel")) == 3 and p, 120, "flannel")
+    flannel = wait_for(
+        lambda: len(p := running("kube-flannel", "app=flannel")) == 3 and p, 120, "flannel"
+    )
     assert len(flannel) == 3
     assert wait_for(lambda: running("kube-system", "k8s-app=kube-dns"), 120, "CoreDNS")
 
@@ -144,7 +151,9 @@ def test_second_up_changes_nothing_and_preflight_passes(real_lab: RealLab):
     rows = doctor_rows(doctor.stdout)
     runtime = [r for r in rows if r["check"] == "container runtime"]
     assert {r["status"] for r in runtime} == {"PASS"}, runtime
-    assert not [r for r in rows if r["status"] == "FAIL"], [r for r in rows if r["status"] == "FAIL"]
+    assert not [r for r in rows if r["status"] == "FAIL"], [
+        r for r in rows if r["status"] == "FAIL"
+    ]
 
 
 def test_status_lists_the_real_nodes(real_lab: RealLab):
@@ -158,7 +167,10 @@ def test_reset_then_up_makes_the_lab_ready_again(real_lab: RealLab):
     assert reset.returncode == 0, reset.stdout[-3000:] + reset.stderr[-3000:]
     assert not real_lab.kubeconfig.exists()
     for host in NODES:
-        assert real_lab.standins.exec(host, "test", "-e", "/etc/kubernetes/kubelet.conf").returncode != 0
+        assert (
+            real_lab.standins.exec(host, "test", "-e", "/etc/kubernetes/kubelet.conf").returncode
+            != 0
+        )
     up(real_lab, "up after reset")
     wait_for(
         lambda: (t := node_table(real_lab)) and set(t) == set(NODES)
@@ -176,7 +188,9 @@ def test_a_fourth_pi_joins_and_nothing_else_changes(real_lab: RealLab):
     assert set(others.values()) == {0}, others
     assert result["recap"]["raspi004"]["changed"] > 0
     wait_for(
-        lambda: node_table(real_lab).get("raspi004", {}).get("ready") == "True", 180, "raspi004 Ready"
+        lambda: node_table(real_lab).get("raspi004", {}).get("ready") == "True",
+        180,
+        "raspi004 Ready",
     )
 
 
@@ -187,7 +201,9 @@ def test_a_reset_worker_without_tokens_joins_again(real_lab: RealLab):
     result = up(real_lab, "up after a worker reset")
     assert result["recap"]["raspi003"]["changed"] > 0
     wait_for(
-        lambda: node_table(real_lab).get("raspi003", {}).get("ready") == "True", 180, "raspi003 Ready"
+        lambda: node_table(real_lab).get("raspi003", {}).get("ready") == "True",
+        180,
+        "raspi003 Ready",
     )
 
 
@@ -208,6 +224,8 @@ def test_a_worker_stopped_mid_up_is_unreachable_then_converges(real_lab: RealLab
     again = up(real_lab, "up after the worker came back")
     assert again["status"] == "ok"
     wait_for(
-        lambda: node_table(real_lab).get("raspi002", {}).get("ready") == "True", 240, "raspi002 Ready"
+        lambda: node_table(real_lab).get("raspi002", {}).get("ready") == "True",
+        240,
+        "raspi002 Ready",
     )
     time.sleep(0)
