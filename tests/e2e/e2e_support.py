@@ -108,6 +108,17 @@ def recap_changed(stdout: str) -> dict[str, int]:
     return {h: int(v.get("changed", 0)) for h, v in hosts.items()}
 
 
+def changed_tasks(artifacts: str) -> dict[str, set[str]]:
+    """Host -> names of the tasks that reported a change, from a run's events."""
+    changed: dict[str, set[str]] = {}
+    for path in Path(artifacts).glob("job_events/*.json"):
+        event = json.loads(path.read_text(encoding="utf-8"))
+        data = event.get("event_data", {})
+        if event.get("event") == "runner_on_ok" and (data.get("res") or {}).get("changed"):
+            changed.setdefault(data["host"], set()).add(data["task"])
+    return changed
+
+
 def run_dirs(lab: RealLab) -> list[Path]:
     root = lab.standins.state_home / "labctl" / "runs"
     return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
