@@ -45,7 +45,9 @@ def ready_pods(lab: RealLab, selector: str) -> dict[str, str]:
     return {
         p.metadata.name: p.status.pod_ip
         for p in pods
-        if p.status.phase == "Running" and all(c.ready for c in p.status.container_statuses or [])
+        if p.status.phase == "Running"
+        and p.metadata.deletion_timestamp is None  # an earlier demo's pods may still be going
+        and all(c.ready for c in p.status.container_statuses or [])
     }
 
 
