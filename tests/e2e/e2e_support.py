@@ -101,13 +101,6 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 1.0) -
     raise AssertionError(f"{what}: not true after {timeout:.0f} s (last: {last!r})")
 
 
-def recap_changed(stdout: str) -> dict[str, int]:
-    """Per-host changed counts from `labctl up --json`'s result."""
-    data = json.loads(stdout)
-    hosts = data.get("hosts") or data.get("recap") or {}
-    return {h: int(v.get("changed", 0)) for h, v in hosts.items()}
-
-
 def changed_tasks(artifacts: str) -> dict[str, set[str]]:
     """Host -> names of the tasks that reported a change, from a run's events."""
     changed: dict[str, set[str]] = {}
@@ -130,10 +123,6 @@ def all_text_under(path: Path) -> str:
         if file.is_file():
             chunks.append(file.read_bytes().decode("utf-8", "replace"))
     return "\n".join(chunks)
-
-
-def env_without_kube() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
 
 
 BUNDLES = {
