@@ -27,10 +27,17 @@ from standins import HOSTS, StandinLab, docker_problem, fresh_lab, session_lab, 
 STANDIN_FIXTURES = {"standins", "fresh_standins"}
 
 
+E2E_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if STANDIN_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.docker)
+    # The real lab (tests/e2e) runs last, in its own file order: its control plane keeps
+    # running until the session ends, and stand-ins booted beside it on two cores missed
+    # their boot deadlines (seen in CI).
+    items.sort(key=lambda item: str(item.path).startswith(E2E_DIR + os.sep))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,10 @@ Kubernetes packages, the image bundles, kubeadm init and join, flannel, CoreDNS)
 ``labctl up`` through the real CLI. Tests never apply objects themselves: they read the API.
 
 One lab per session: the tests of the real lab, its demos and its faults share it, in file
-order (``test_e2e_1_lab.py`` builds it). Without a Docker engine or root the tier is skipped
+order (``test_e2e_1_lab.py`` builds it). The tier runs after every other test (see
+``pytest_collection_modifyitems`` in ``tests/conftest.py``): a running control plane on two
+cores starved the stand-ins other tests boot (seen in CI). At teardown the host sysctls
+kubelet changed are put back. Without a Docker engine or root the tier is skipped
 with ``e2e NOT RUN: <reason>``; with ``LABCTL_REQUIRE_E2E=1`` (CI) that fails instead.
 """
 
@@ -19,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import RealLab, real_lab_standins
+from e2e_support import RealLab, read_host_sysctls, real_lab_standins, restore_host_sysctls
 from mirror import Mirror, require_e2e
 
 
@@ -36,6 +39,7 @@ def real_lab(
             pytest.fail(f"LABCTL_REQUIRE_E2E=1 but {reason}", pytrace=False)
         pytest.skip(reason)
     standins = real_lab_standins(tmp_path_factory.mktemp("real-lab"), mirror)
+    host_sysctls = read_host_sysctls()
     standins.up()
     try:
         yield RealLab(standins)
@@ -46,6 +50,7 @@ def real_lab(
             )
         else:
             standins.down()
+            restore_host_sysctls(host_sysctls)
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,36 @@ class RealLab:
         return values
 
 
+# kubelet writes these kernel-global sysctls at start (its "kernel tunables"; with
+# protectKernelDefaults it would refuse to start instead). The stand-ins are privileged, so
+# the writes reach this machine's kernel: the lab fixture puts the old values back.
+KUBELET_HOST_SYSCTLS = (
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
+)
+
+
+def read_host_sysctls() -> dict[str, str]:
+    values = {}
+    for name in KUBELET_HOST_SYSCTLS:
+        path = Path("/proc/sys", name)
+        if path.exists():
+            values[name] = path.read_text(encoding="ascii").strip()
+    return values
+
+
+def restore_host_sysctls(values: dict[str, str]) -> dict[str, str]:
+    """Write back what kubelet changed; returns the entries that differed."""
+    changed = {name: old for name, old in values.items() if read_host_sysctls().get(name) != old}
+    for name, old in changed.items():
+        Path("/proc/sys", name).write_text(old + "\n", encoding="ascii")
+    return changed
+
+
 def report(line: str) -> None:
     """One line for the run's summary: printed, and appended to $LABCTL_E2E_REPORT (.ci/run
     prints that file at the end, so the timings and node list show without pytest -s)."""
