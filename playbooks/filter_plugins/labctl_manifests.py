@@ -6,6 +6,9 @@ Thin by design: every behaviour lives (and is unit-tested) in labctl/manifests.p
   object dicts. Keyword options are the fields of ``labctl.manifests.Transform`` plus
   ``cache_dir`` (default: labctl's cache dir, ``$XDG_CACHE_HOME/labctl/manifests``).
 - ``objects | labctl_images``: every container image of a list of objects.
+- ``ref | labctl_map_image(images, registry=, arch_suffix=)``: one image after the overrides,
+  exactly as ``labctl_manifest`` maps the manifest's (so a pull check before the fetch pulls
+  what will run).
 - ``ansible_architecture | labctl_arch_suffix``: ``aarch64`` -> ``arm64`` (pre-multi-arch names).
 - ``ports | labctl_nodeport_service(name, namespace, selector, labels)``: a NodePort Service.
 - ``url | labctl_mirror_url(lab_manifest_mirror)``: the URL served from a mirror (or unchanged).
@@ -58,6 +61,17 @@ def labctl_images(objs: list[dict[str, Any]]) -> list[str]:
     return manifests.images_of(objs)
 
 
+def labctl_map_image(
+    ref: str,
+    images: dict[str, str] | None = None,
+    registry: str | None = None,
+    arch_suffix: str | None = None,
+) -> str:
+    return _call(
+        manifests.map_image, ref, images, registry=registry or None, arch_suffix=arch_suffix or None
+    )
+
+
 def labctl_arch_suffix(arch: str) -> str:
     return _call(manifests.arch_suffix_for, arch)
 
@@ -85,6 +99,7 @@ class FilterModule:
         return {
             "labctl_manifest": labctl_manifest,
             "labctl_images": labctl_images,
+            "labctl_map_image": labctl_map_image,
             "labctl_arch_suffix": labctl_arch_suffix,
             "labctl_nodeport_service": labctl_nodeport_service,
             "labctl_mirror_url": labctl_mirror_url,

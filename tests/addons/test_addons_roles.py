@@ -253,16 +253,16 @@ def test_addons_play_refuses_nodes_without_images_for_their_architecture(tmp_pat
 @pytest.mark.parametrize(
     ("skip", "extra", "message"),
     [
-        ("ingress_nginx", {}, "crictl could not run on raspi001 to pull metallb/speaker:v0.7.3"),
+        ("ingress", {}, "crictl could not run on raspi001 to pull metallb/controller:v0.7.3"),
         (
-            "ingress_nginx",
-            {"metallb_speaker_image": "mirror.lan/speaker:v0.7.3"},
-            "to pull mirror.lan/speaker:v0.7.3",
+            "ingress",
+            {"metallb_controller_image": "mirror.lan/controller:v0.7.3"},
+            "to pull mirror.lan/controller:v0.7.3",
         ),
         (
-            "ingress_nginx",
+            "ingress",
             {"metallb_registry": "registry.lan:5000"},
-            "to pull registry.lan:5000/metallb/speaker:v0.7.3",
+            "to pull registry.lan:5000/metallb/controller:v0.7.3",
         ),
         ("metallb", {}, "crictl could not run on raspi001 to pull registry.k8s.io/ingress-nginx/"),
     ],
