@@ -172,8 +172,13 @@ def role_defaults(root: Path) -> dict[str, Any]:
 
 
 def check_nodeports(inv: Inventory, defaults: Mapping[str, Any]) -> Row:
+    from labctl import addons
+
     name = "nodePorts in range"
     effective = {**dict(nodeport_settings(defaults)), **dict(nodeport_settings(inv.lab_vars))}
+    # only one ingress controller is installed: the other's ports (the same ones) are unused
+    unused = tuple(f"{a.role}_" for a in set(addons.ADDONS) - set(addons.chosen(inv.lab_vars)))
+    effective = {k: v for k, v in effective.items() if not k.startswith(unused)}
     bad = [
         f"{k}={v!r}"
         for k, v in sorted(effective.items())

@@ -189,6 +189,7 @@ class _Validator:
         pool = self.pool(lab_vars, lab_where, subnet, hosts)
         self.check_nodeports(lab_vars, f"{lab_where}.vars")
         self.check_versions(lab_vars, f"{lab_where}.vars")
+        self.check_ingress(lab_vars, f"{lab_where}.vars")
         return Inventory(self.path, hosts, lab_vars, subnet, pool)
 
     def members_tree(self, group: str) -> set[str]:
@@ -322,6 +323,13 @@ class _Validator:
             manifests.validate_versions(lab_vars)
         except UsageError as exc:
             raise self.fail(where, str(exc)) from None
+
+    def check_ingress(self, lab_vars: Mapping[str, Any], where: str) -> None:
+        from labctl import addons
+
+        problem = addons.ingress_problem(lab_vars)
+        if problem:
+            raise self.fail(f"{where}.ingress_controller", problem)
 
     def check_nodeports(self, lab_vars: Mapping[str, Any], where: str) -> None:
         for name, value in nodeport_settings(lab_vars):

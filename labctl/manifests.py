@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl import addons as addons_table
 from labctl.errors import LabctlError, UsageError
 
 Obj = dict[str, Any]
@@ -688,10 +689,9 @@ def pipeline(url: str, sha256: str, how: Transform, *, cache_dir: Path | None = 
 # ---------------------------------------------------------------------------------------
 # pins from the role defaults, and `labctl render <addon> --upstream`
 
-# add-on name on the command line -> (role, variable prefix)
+# add-on name on the command line -> (role, variable prefix), for those with an upstream pin
 ADDONS: Mapping[str, tuple[str, str]] = {
-    "metallb": ("metallb", "metallb"),
-    "ingress-nginx": ("ingress_nginx", "ingress_nginx"),
+    a.name: (a.role, a.role) for a in addons_table.ADDONS if a.upstream
 }
 
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import yaml
 
+from labctl.addons import ADDONS, upstream_names
 from labctl.errors import LabctlError, UsageError
 from labctl.runner import RunRequest, run
 
-ADDON_ROLES = {"metallb": "metallb", "ingress-nginx": "ingress_nginx"}
+ADDON_ROLES = {a.name: a.role for a in ADDONS}
 
 
 def names(catalogue: Path | None = None) -> list[str]:
@@ -31,8 +32,10 @@ def extravars(name: str, addon_version: str | None, catalogue: Path | None) -> d
     if catalogue is not None:
         extra["service_demo_catalogue"] = str(catalogue.resolve())
     if addon_version is not None:
-        if name not in ADDON_ROLES:
-            raise UsageError("--addon-version applies to add-ons only (metallb, ingress-nginx)")
+        if name not in upstream_names():
+            raise UsageError(
+                f"--addon-version applies to pinned add-ons only ({', '.join(upstream_names())})"
+            )
         from labctl import manifests
 
         role, prefix = manifests.ADDONS[name]

@@ -163,6 +163,11 @@ CASES = [
         ["metallb", "0.9.9", "0.7.3", "0.16.1"],
     ),
     (
+        "unknown-ingress-controller",
+        variant("        lab_subnet:", "        ingress_controller: nginx\n        lab_subnet:"),
+        ["ingress_controller", "'nginx'", "ingress-nginx or traefik"],
+    ),
+    (
         "two-nfs-nodes",
         variant(
             "nfspi: {ansible_host: 127.77.9.20}",

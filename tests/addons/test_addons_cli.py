@@ -53,6 +53,18 @@ def labctl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["render", "metallb"], ["ConfigMap"]),
         (["render", "metallb", "--addon-version", "0.16.1"], ["IPAddressPool", "L2Advertisement"]),
         (["render", "ingress-nginx"], ["Service"]),
+        (
+            ["render", "traefik"],
+            [
+                "Namespace",
+                "ServiceAccount",
+                "ClusterRole",
+                "ClusterRoleBinding",
+                "IngressClass",
+                "Deployment",
+                "Service",
+            ],
+        ),
     ],
 )
 def test_render_prints_valid_objects(tmp_path, args, kinds):
@@ -74,7 +86,8 @@ def test_render_prints_valid_objects(tmp_path, args, kinds):
             ["render", "ingress-nginx", "--addon-version", "0.24.1"],
             "unknown ingress_nginx version '0.24.1'",
         ),
-        (["render", "traefik"], "unknown name 'traefik'"),
+        (["render", "contour"], "unknown name 'contour'"),
+        (["render", "traefik", "--addon-version", "3.6.12"], "applies to pinned add-ons only"),
     ],
 )
 def test_render_refuses_unknown_names_and_versions(tmp_path, args, message):

@@ -270,3 +270,29 @@ def test_cli_doctor_bad_inventory_exits_2_before_any_host(tmp_path):
     assert "raspi002" in proc.stderr and "inside the MetalLB pool" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "s" / "labctl" / "runs").exists()
+
+
+@pytest.mark.parametrize("controller", [None, "ingress-nginx", "traefik"])
+def test_the_shipped_defaults_share_no_nodeport_with_either_ingress_controller(
+    tmp_path, controller
+):
+    # both controllers default to 30090/30443; only the chosen one is installed
+    extra = {"ingress_controller": controller} if controller else {}
+    inv = load(write_inventory(tmp_path / "hosts.yml", **extra))
+    row = by_check(doctor.offline_rows(inv))["nodePorts in range"]
+    assert row.status == "PASS", row
+    chosen = (controller or "ingress-nginx").replace("-", "_")
+    assert f"{chosen}_http 30090" in row.detail, row.detail
+
+
+def test_a_demo_nodeport_on_the_chosen_controllers_port_fails(tmp_path):
+    inv = load(
+        write_inventory(
+            tmp_path / "hosts.yml",
+            ingress_controller="traefik",
+            service_demo_nodeport_node_port=30090,
+        )
+    )
+    row = by_check(doctor.offline_rows(inv))["nodePorts in range"]
+    assert row.status == "FAIL"
+    assert "30090 (service_demo_nodeport_node_port and traefik_http_nodeport)" in row.detail
