@@ -213,7 +213,15 @@ def up(
         if blockers:
             console.print(doctor.table(doctor.DoctorReport(blockers)))
     if result.ok and paths.kubeconfig().is_file():
-        console.print(f"kubeconfig: {paths.kubeconfig()}  (export KUBECONFIG=...)", highlight=False)
+        import shlex
+
+        kubeconfig = shlex.quote(str(paths.kubeconfig()))
+        console.print(
+            f"kubeconfig: {paths.kubeconfig()}\nto use kubectl on this lab: "
+            f"export KUBECONFIG={kubeconfig}",
+            highlight=False,
+            soft_wrap=True,
+        )
     finish(result, "up", json_out)
 
 
@@ -302,8 +310,9 @@ def render(
     if name not in valid:
         raise UsageError(f"unknown name {name!r}: choose one of {', '.join(valid)}")
     extravars = rendering.extravars(name, addon_version, catalogue)
-    if upstream and name not in rendering.ADDON_ROLES:
-        raise UsageError(f"--upstream applies to add-ons only ({', '.join(rendering.ADDON_ROLES)})")
+    if upstream and name not in rendering.upstream_names():
+        pinned = ", ".join(rendering.upstream_names())
+        raise UsageError(f"--upstream applies to add-ons with a pinned manifest only ({pinned})")
     objects = rendering.render_objects(name, inventory_or_chapter(inventory), extravars)
     if upstream:
         objects = rendering.upstream(name, addon_version, arch, objects)
@@ -408,16 +417,17 @@ def doctor(
 
 
 @app.command(rich_help_panel="2. Build the lab")
-def status(json_out: JsonOpt = False) -> None:
-    """Show the lab's cluster now: nodes, add-ons, and the demo objects present."""
+def status(inventory: InventoryOpt = None, json_out: JsonOpt = False) -> None:
+    """Show the lab's cluster now: nodes, the inventory's add-ons, and the demo objects present."""
     import json
 
     from rich.table import Table
 
-    from labctl import paths
+    from labctl import addons, paths
     from labctl import status as lab_status
 
-    found = lab_status.collect(paths.kubeconfig())
+    chosen = addons.chosen(load_inventory(inventory).lab_vars)
+    found = lab_status.collect(paths.kubeconfig(), chosen)
     if json_out:
         typer.echo(json.dumps(found.as_dict(), indent=2))
         return

@@ -9,13 +9,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labctl.errors import LabctlError
+from labctl.addons import ADDONS, Addon
+from labctl.errors import LabctlError, UsageError
 
-ADDONS = {
-    # add-on: (namespace, Deployment that must be available)
-    "metallb": ("metallb-system", "controller"),
-    "ingress-nginx": ("ingress-nginx", "ingress-nginx-controller"),
-}
 DEMO_PREFIX = "sample-"
 
 
@@ -30,8 +26,8 @@ class Status:
 
 
 def _client(kubeconfig: Path) -> Any:
-    if not kubeconfig.is_file():
-        raise LabctlError(
+    if not kubeconfig.is_file():  # bad input caught before any host: exit 2, as in `demo`
+        raise UsageError(
             f"no kubeconfig at {kubeconfig}: run `labctl up` first (it fetches it from the master)"
         )
     from kubernetes import client, config
@@ -42,7 +38,8 @@ def _client(kubeconfig: Path) -> Any:
         raise LabctlError(f"{kubeconfig}: not a usable kubeconfig ({exc})") from None
 
 
-def collect(kubeconfig: Path) -> Status:
+def collect(kubeconfig: Path, addons: tuple[Addon, ...] = ADDONS) -> Status:
+    """The lab's state; ``addons`` are the ones to report (the inventory's choice)."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
@@ -64,13 +61,16 @@ def collect(kubeconfig: Path) -> Status:
                     "architecture": info.architecture,
                 }
             )
-        for addon, (namespace, name) in ADDONS.items():
+        for addon in addons:
             try:
-                dep = apps.read_namespaced_deployment(name, namespace, _request_timeout=10)
+                dep = apps.read_namespaced_deployment(
+                    addon.deployment, addon.namespace, _request_timeout=10
+                )
                 available = dep.status.available_replicas or 0
-                status.addons[addon] = "ready" if available > 0 else "not ready"
+                status.addons[addon.name] = "ready" if available > 0 else "not ready"
             except ApiException as exc:
-                status.addons[addon] = "absent" if exc.status == 404 else f"error {exc.status}"
+                state = "absent" if exc.status == 404 else f"error {exc.status}"
+                status.addons[addon.name] = state
         for kind, items in (
             ("Service", core.list_namespaced_service("default", _request_timeout=10).items),
             ("Deployment", apps.list_namespaced_deployment("default", _request_timeout=10).items),
