@@ -714,6 +714,14 @@ def role_defaults(role: str, roles_dir: Path | None = None) -> dict[str, Any]:
     return data
 
 
+def normalize_version(version: Any) -> str:
+    """The key of a release in ``<prefix>_releases``: ``v0.7.3``, ``0.7.3`` and
+    ``controller-v1.15.1`` read as ``0.7.3`` and ``1.15.1``, in Python and (as the filter
+    ``labctl_version``) in the roles alike."""
+    text = "" if version is None else str(version).strip()
+    return text.removeprefix("controller-").removeprefix("v")
+
+
 def release(
     defaults: Mapping[str, Any], prefix: str, version: str | None = None
 ) -> tuple[str, dict[str, Any]]:
@@ -722,8 +730,9 @@ def release(
     An unknown version is bad input (exit 2) and the message lists the pinned ones.
     """
     releases = defaults.get(f"{prefix}_releases") or {}
-    chosen = str(version if version is not None else defaults.get(f"{prefix}_version", ""))
-    chosen = chosen.removeprefix("v").removeprefix("controller-v")
+    chosen = normalize_version(
+        version if version is not None else defaults.get(f"{prefix}_version")
+    )
     if chosen not in releases:
         known = ", ".join(sorted(releases, key=_version_key)) or "none"
         raise PinError(

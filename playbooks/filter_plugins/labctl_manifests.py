@@ -6,6 +6,8 @@ Thin by design: every behaviour lives (and is unit-tested) in labctl/manifests.p
   object dicts. Keyword options are the fields of ``labctl.manifests.Transform`` plus
   ``cache_dir`` (default: labctl's cache dir, ``$XDG_CACHE_HOME/labctl/manifests``).
 - ``objects | labctl_images``: every container image of a list of objects.
+- ``version | labctl_version``: the release key (``v0.7.3`` and ``controller-v1.15.1`` read as
+  ``0.7.3`` and ``1.15.1``), the same normaliser labctl's inventory check uses.
 - ``ref | labctl_map_image(images, registry=, arch_suffix=)``: one image after the overrides,
   exactly as ``labctl_manifest`` maps the manifest's (so a pull check before the fetch pulls
   what will run).
@@ -72,6 +74,10 @@ def labctl_map_image(
     )
 
 
+def labctl_version(version: Any) -> str:
+    return manifests.normalize_version(version)
+
+
 def labctl_arch_suffix(arch: str) -> str:
     return _call(manifests.arch_suffix_for, arch)
 
@@ -100,6 +106,7 @@ class FilterModule:
             "labctl_manifest": labctl_manifest,
             "labctl_images": labctl_images,
             "labctl_map_image": labctl_map_image,
+            "labctl_version": labctl_version,
             "labctl_arch_suffix": labctl_arch_suffix,
             "labctl_nodeport_service": labctl_nodeport_service,
             "labctl_mirror_url": labctl_mirror_url,

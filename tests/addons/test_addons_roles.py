@@ -102,9 +102,10 @@ def test_metallb_073_pool_is_the_chapters_configmap(tmp_path):
     assert validate(cm) == schema_version()
 
 
-def test_metallb_current_pool_is_ipaddresspool_and_l2advertisement(tmp_path):
+@pytest.mark.parametrize("version", ["0.16.1", "v0.16.1"])  # read as labctl's check reads it
+def test_metallb_current_pool_is_ipaddresspool_and_l2advertisement(tmp_path, version):
     result, out = render(
-        tmp_path, "metallb", {"metallb_addresses": POOL, "metallb_version": "0.16.1"}
+        tmp_path, "metallb", {"metallb_addresses": POOL, "metallb_version": version}
     )
     assert result.returncode == 0, result.stdout + result.stderr
     pool, l2 = json.loads(out.read_text())
