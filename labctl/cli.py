@@ -107,9 +107,14 @@ def finish(result: RunResult, what: str, json_out: bool) -> None:
 
 
 def parse_parts(only: str | None) -> tuple[str, ...]:
-    if not only:
+    if only is None:
         return ()
     parts = tuple(p.strip() for p in only.split(",") if p.strip())
+    if not parts:
+        raise UsageError(
+            f"--only is empty: name the parts to run, from {','.join(UP_PARTS)} "
+            "(or leave --only out to run them all)"
+        )
     unknown = [p for p in parts if p not in UP_PARTS]
     if unknown or not parts:
         raise UsageError(

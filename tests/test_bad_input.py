@@ -244,6 +244,15 @@ def test_unknown_only_part(tmp_path, clean_env):
     assert_one_clear_line(proc, ["--only", "kubelet", "prepare,nfs,cluster,addons"])
 
 
+@pytest.mark.parametrize("only", ["", " ", ","])
+def test_an_empty_only_runs_nothing_and_says_so(tmp_path, clean_env, only):
+    # an empty --only (a script's unset variable) must not mean "everything"
+    good = tmp_path / "hosts.yml"
+    good.write_text(GOOD)
+    proc, _ = labctl(["up", "-i", str(good), "--only", only], clean_env, tmp_path)
+    assert_one_clear_line(proc, ["--only", "empty", "prepare,nfs,cluster,addons"])
+
+
 def test_missing_inventory_file(tmp_path, clean_env):
     proc, _ = labctl(["up", "-i", str(tmp_path / "nope.yml")], clean_env, tmp_path)
     assert_one_clear_line(proc, ["nope.yml", "not found"])
