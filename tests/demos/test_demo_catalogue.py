@@ -112,7 +112,9 @@ def test_cluster_demos_need_the_kubeconfig_first(labctl, loopback_inventory: Pat
     )
     one_line_exit_2(labctl("demo", "clean", "-i", str(loopback_inventory)), "no kubeconfig at")
     # the same condition, the same exit code: status too
-    one_line_exit_2(labctl("status", "-i", str(loopback_inventory)), "no kubeconfig at", "labctl up")
+    one_line_exit_2(
+        labctl("status", "-i", str(loopback_inventory)), "no kubeconfig at", "labctl up"
+    )
 
 
 def test_clean_runs_the_clean_play(labctl, tmp_path: Path, loopback_inventory: Path) -> None:
