@@ -10,6 +10,11 @@ P3: the real lab (fresh stand-ins in Kubernetes-node mode, the offline mirror of
     (target: the run <= 1.5x the floor); the first full `up` (prepare,nfs then cluster) is
     reported; the idempotent re-run of `up --only prepare,nfs,cluster` against it (target <= 35%,
     changed=0).
+P4: the demos on P3's lab, after `labctl up --only addons` (MetalLB 0.16.1, Traefik): each demo's
+    verification time after its pods are Ready, the time inside its check tasks
+    (roles/service_demo/tasks/checks/) from its run's events (target <= 10 s per demo); and
+    `labctl demo all`'s wall time, with the share spent before Ansible's first event (start-up)
+    and in the wait tasks.
 
 Usage: .venv/bin/python bench/run.py [--rounds N] [--skip-standins] [--skip-real-lab]
 """
@@ -30,12 +35,17 @@ BIN = Path(sys.executable).parent
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    took, out, _ = timed_both(cmd, env)
+    return took, out
+
+
+def timed_both(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str, str]:
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     took = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-500:]}")
-    return took, proc.stdout
+    return took, proc.stdout, proc.stderr
 
 
 def p1(rounds: int) -> None:
@@ -131,6 +141,8 @@ def p3() -> None:
             cluster, out = timed([*up, "cluster"], lab.env())
             floor = floor_seconds(Path(json.loads(out)["artifacts"]).parent)
             again, out = timed([*up, "prepare,nfs,cluster"], lab.env())
+            timed([*up, "addons"], lab.env())
+            demo_rows = p4(lab.env())
         finally:
             lab.down()
             served.stop()
@@ -148,6 +160,62 @@ def p3() -> None:
         f"P3c idempotent re-run / first run = {ratio:.0%} ({again:.1f} s, changed={changed}; "
         f"target <= 35%: {verdict})"
     )
+    for line in demo_rows:
+        print(line)
+
+
+DEMOS = ("externalip", "nodeport", "loadbalancer", "headless", "externalname", "none-selector",
+         "ingress")  # fmt: skip
+
+
+def run_events(artifacts: str) -> list[dict]:
+    root = Path(artifacts)
+    return [json.loads(p.read_text()) for p in root.rglob("job_events/*.json")]
+
+
+def task_seconds(events: list[dict], where: str = "", name: str = "") -> float:
+    """Summed durations of the finished tasks whose file path contains ``where`` and whose name
+    contains ``name`` (one host per task: these run once)."""
+    per_task: dict[str, float] = {}
+    for event in events:
+        data = event.get("event_data", {})
+        if event.get("event") not in ("runner_on_ok", "runner_on_failed", "runner_on_skipped"):
+            continue
+        if where in data.get("task_path", "") and name.lower() in data.get("task", "").lower():
+            key = data.get("task_uuid", "") or data.get("task", "")
+            per_task[key] = max(per_task.get(key, 0.0), data.get("duration", 0.0) or 0.0)
+    return sum(per_task.values())
+
+
+def p4(env: dict[str, str]) -> list[str]:
+    import datetime
+
+    rows = []
+    demo = [str(BIN / "labctl"), "demo"]
+    for name in DEMOS:
+        _, out = timed([*demo, name, "--json"], env)
+        checks = task_seconds(run_events(json.loads(out)["artifacts"]), "/tasks/checks/")
+        verdict = "ok" if checks <= 10 else "OVER TARGET"
+        rows.append(
+            f"P4a demo {name}: checks {checks:.1f} s after Ready (target <= 10 s: {verdict})"
+        )
+    started = time.time()
+    wall, out, table = timed_both([*demo, "all", "--json"], env)
+    events = run_events(json.loads(out)["artifacts"])
+    first = min(
+        datetime.datetime.fromisoformat(e["created"]).replace(tzinfo=datetime.UTC)
+        for e in events
+        if e.get("created")
+    )
+    startup = first.timestamp() - started
+    waits = task_seconds(events, name="wait")
+    rows.append(
+        f"P4b demo all: {wall:.1f} s wall; Ansible start-up {startup:.1f} s "
+        f"({startup / wall:.0%}), wait tasks {waits:.1f} s ({waits / wall:.0%})"
+    )
+    rows.append("P4c the report of that demo all (its table, on stderr with --json):")
+    rows += [f"    {line}" for line in table.splitlines()]
+    return rows
 
 
 def main() -> None:

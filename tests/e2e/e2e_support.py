@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,25 @@ def restore_host_sysctls(values: dict[str, str]) -> dict[str, str]:
     return changed
 
 
+@contextlib.contextmanager
+def inventory_vars(lab: RealLab, **changes: object) -> Iterator[None]:
+    """The inventory with some lab vars changed (None removes one: the role default applies),
+    put back afterwards."""
+    saved = dict(lab.standins.lab_vars)
+    for key, value in changes.items():
+        if value is None:
+            lab.standins.lab_vars.pop(key, None)
+        else:
+            lab.standins.lab_vars[key] = value
+    lab.standins.write_inventory()
+    try:
+        yield
+    finally:
+        lab.standins.lab_vars.clear()
+        lab.standins.lab_vars.update(saved)
+        lab.standins.write_inventory()
+
+
 def report(line: str) -> None:
     """One line for the run's summary: printed, and appended to $LABCTL_E2E_REPORT (.ci/run
     prints that file at the end, so the timings and node list show without pytest -s)."""
@@ -158,6 +179,7 @@ def all_text_under(path: Path) -> str:
 BUNDLES = {
     "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd",
     "coredns", "pause", "flannel", "flannel-cni-plugin", "nginx", "redis",
+    "metallb-controller", "metallb-speaker", "traefik",
 }  # fmt: skip
 
 
@@ -168,9 +190,13 @@ def lab_vars(mirror: Mirror) -> dict[str, object]:
     return {
         **mirror.inventory_vars(),
         **MACHINE_KUBE_VARS,
-        # what this tier runs (MetalLB, Traefik and the dig image are not used yet)
+        # what this tier runs (the dig image is not needed: dig runs on the master)
         "lab_image_bundles": [str(p) for p in mirror.images if p.stem in BUNDLES],
         "k8s_control_plane_coredns_manifest": str(E2E / "manifests" / "coredns.yaml"),
+        # the add-ons that can be built here: MetalLB's current release (v0.7.3's images are
+        # served nowhere) and Traefik (ingress-nginx is retired and cannot be built)
+        "metallb_version": "0.16.1",
+        "ingress_controller": "traefik",
         # the demos' nginx and redis, from Debian's packages (e2e/build.sh), never pulled
         "service_demo_nginx_image": "docker.io/labctl/nginx:local",
         "service_demo_redis_image": "docker.io/labctl/redis:local",
@@ -212,7 +238,8 @@ def real_lab_standins(
         groups={h: g for h, (g, _) in HOSTS.items()},
         workdir=workdir,
         metallb_addresses=[f"{net}.200-{net}.220"],
-        lab_vars=lab_vars(mirror),
+        # not the pool's first free address, so lb_assigned cannot pass by luck (design.md)
+        lab_vars={**lab_vars(mirror), "service_demo_lb_address": f"{net}.210"},
         kube_nodes=True,
         ip_range=f"{net}.0/25",
     )

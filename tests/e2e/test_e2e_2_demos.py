@@ -2,8 +2,9 @@
 the real cluster (its own checks: curl from the laptop, dig and curl from the master), and the
 evidence it reports is cross-checked against the API. The lab of test_e2e_1_lab.py is reused.
 
-Covered here: externalip, nodeport, headless, externalname, none-selector. The LoadBalancer and
-Ingress demos need the add-ons step (MetalLB, an ingress controller), not part of this tier yet.
+Covered here: externalip, nodeport, headless, externalname, none-selector, before any add-on is
+installed. The LoadBalancer and Ingress demos, and `demo all`, follow the add-ons in
+test_e2e_3_addons.py.
 """
 
 from __future__ import annotations
