@@ -34,7 +34,6 @@ ADDONS: tuple[Addon, ...] = (
     ),
     Addon("traefik", "traefik", "traefik", "traefik", upstream=False, ingress=True),
 )
-BY_NAME: Mapping[str, Addon] = {a.name: a for a in ADDONS}
 INGRESS_CONTROLLERS: tuple[str, ...] = tuple(a.name for a in ADDONS if a.ingress)
 # playbooks/group_vars/all.yml derives lab_ingress_controller with the same default.
 DEFAULT_INGRESS = "ingress-nginx"

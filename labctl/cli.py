@@ -116,10 +116,9 @@ def parse_parts(only: str | None) -> tuple[str, ...]:
             "(or leave --only out to run them all)"
         )
     unknown = [p for p in parts if p not in UP_PARTS]
-    if unknown or not parts:
+    if unknown:
         raise UsageError(
-            f"--only: unknown part {', '.join(unknown) or repr(only)}: "
-            f"choose from {','.join(UP_PARTS)}"
+            f"--only: unknown part {', '.join(unknown)}: choose from {','.join(UP_PARTS)}"
         )
     return parts
 
