@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from labctl import __version__
+from labctl import __version__, completion
 from labctl.errors import LabctlError, UsageError
 
 if TYPE_CHECKING:
@@ -78,11 +78,15 @@ def _main(
 
 
 def load_inventory(path: Path | None) -> Inventory:
-    """Find and validate the inventory, or raise UsageError (exit 2) before any host is touched."""
+    """Find and validate the inventory, or raise UsageError (exit 2) before any host is touched.
+
+    Says on stderr which inventory is used and why, so no command targets a lab silently.
+    """
     from labctl import inventory
 
     found = inventory.find(str(path) if path else None)
-    return inventory.load(found, inventory.known_settings())
+    _stderr().print(found.line(), highlight=False, markup=False, soft_wrap=True)
+    return inventory.load(found.path, inventory.known_settings())
 
 
 def run_playbook(request: RunRequest, title: str, json_out: bool = False) -> RunResult:
@@ -193,6 +197,7 @@ def up(
             "--only",
             help="Run only these parts, comma-separated: prepare,nfs,cluster,addons.",
             show_default=False,
+            autocompletion=completion.only_parts(UP_PARTS),
         ),
     ] = None,
     verbose: VerboseOpt = 0,
@@ -257,16 +262,23 @@ def reset(
 # --- demos, add-ons and rendering ---------------------------------------------------------
 
 
-def inventory_or_chapter(path: Path | None) -> Path:
+def inventory_or_chapter(path: Path | None) -> Inventory:
     """The user's inventory, or (for commands that touch no host) the chapter's lab."""
-    from labctl import paths
+    from labctl import inventory, paths
 
     try:
-        return load_inventory(path).path
+        return load_inventory(path)
     except UsageError as exc:
         if path is not None or "no inventory found" not in str(exc):
             raise
-        return paths.ansible_root() / "inventory" / "hosts.yml"
+        chapter = paths.ansible_root() / "inventory" / "hosts.yml"
+        _stderr().print(
+            f"inventory: {chapter} (the chapter's lab, shipped with labctl: none of yours found)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return inventory.load(chapter, inventory.known_settings())
 
 
 CatalogueOpt = Annotated[
@@ -283,7 +295,11 @@ CatalogueOpt = Annotated[
 @app.command(rich_help_panel="3. Lessons")
 def render(
     name: Annotated[
-        str, typer.Argument(help="A demo (see `labctl demo list`), metallb or ingress-nginx.")
+        str,
+        typer.Argument(
+            help="A demo (see `labctl demo list`) or an add-on (metallb, ingress-nginx, traefik).",
+            autocompletion=completion.render_names,
+        ),
     ],
     inventory: InventoryOpt = None,
     upstream: Annotated[
@@ -317,9 +333,12 @@ def render(
     if upstream and name not in rendering.upstream_names():
         pinned = ", ".join(rendering.upstream_names())
         raise UsageError(f"--upstream applies to add-ons with a pinned manifest only ({pinned})")
-    objects = rendering.render_objects(name, inventory_or_chapter(inventory), extravars)
+    inv = inventory_or_chapter(inventory)
+    objects = rendering.render_objects(name, inv.path, extravars)
     if upstream:
         objects = rendering.upstream(name, addon_version, arch, objects)
+    for warning in rendering.outside_pool(objects, inv.pool):
+        _stderr().print(f"warning: {warning}", style="yellow", highlight=False, soft_wrap=True)
     typer.echo(rendering.to_yaml(objects), nl=False)
 
 
@@ -330,11 +349,16 @@ def demo(
         typer.Argument(
             help="A demo (see `labctl demo list`), all, list, or clean [NAME].",
             show_default=False,
+            autocompletion=completion.demo_names,
         ),
     ],
     target: Annotated[
         str | None,
-        typer.Argument(help="With clean: the demo to clean (default: all).", show_default=False),
+        typer.Argument(
+            help="With clean: the demo to clean (default: all).",
+            show_default=False,
+            autocompletion=completion.clean_targets,
+        ),
     ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Explain the demo and how labctl differs; no run.")
@@ -364,7 +388,7 @@ def demo(
         if json_out:
             typer.echo(demos.catalogue_json(cat))
         else:
-            demos.print_list(out, cat)
+            demos.print_list(out, cat, explain)
         return
     if name == "clean":
         chosen = target or "all"
@@ -421,6 +445,44 @@ def doctor(
 
 
 @app.command(rich_help_panel="2. Build the lab")
+def kubeconfig(
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge",
+            help="Add the lab to ~/.kube/config as context labctl-<cluster> (with a backup, "
+            "mode 0600); other contexts and the current one are left alone.",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the path of the lab's kubeconfig (fetched by `labctl up`), or merge it."""
+    import json
+
+    from labctl import kubeconfig as kubeconfigs
+
+    source = kubeconfigs.require()
+    if not merge:
+        typer.echo(json.dumps({"kubeconfig": str(source)}) if json_out else str(source))
+        return
+    merged = kubeconfigs.merge(source, kubeconfigs.default_target())
+    if json_out:
+        typer.echo(json.dumps({"kubeconfig": str(source), **merged.as_dict()}, indent=2))
+        return
+    out = _stdout()
+    verb = "updated" if merged.replaced else "added"
+    out.print(f"{verb} context {merged.context} in {merged.target}", highlight=False)
+    if merged.backup:
+        out.print(f"backup of the previous file: {merged.backup}", highlight=False)
+    out.print(
+        f"use it: kubectl --context {merged.context} get nodes "
+        f"(or kubectl config use-context {merged.context})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command(rich_help_panel="2. Build the lab")
 def status(inventory: InventoryOpt = None, json_out: JsonOpt = False) -> None:
     """Show the lab's cluster now: nodes, the inventory's add-ons, and the demo objects present."""
     import json
@@ -447,12 +509,35 @@ def status(inventory: InventoryOpt = None, json_out: JsonOpt = False) -> None:
     out.print(f"demo objects: {', '.join(found.demo_objects) or 'none'}", highlight=False)
 
 
+def wants_json(args: list[str]) -> bool:
+    """Was --json given (before any ``--``)? Errors then go to stdout as JSON too."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def error_json(exc: LabctlError) -> str:
+    import json
+
+    lines = exc.lines()
+    return json.dumps(
+        {
+            "status": "error",
+            "exit_code": exc.exit_code,
+            "message": lines[0] if len(lines) == 1 else "\n".join(lines),
+            "problems": lines,
+        },
+        indent=2,
+    )
+
+
 def main() -> None:
     """Console entry point: one clear line and a defined exit code for every known failure."""
     try:
         app()
     except LabctlError as exc:
-        typer.secho(f"labctl: {exc}", fg="red", err=True)
+        if wants_json(sys.argv[1:]):
+            typer.echo(error_json(exc))
+        for line in exc.lines():
+            typer.secho(f"labctl: {line}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.secho("labctl: interrupted", fg="red", err=True)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labctl.catalogue import Catalogue, Demo
-from labctl.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -108,11 +107,10 @@ def needs_cluster(demos: Sequence[Demo]) -> bool:
 
 def require_kubeconfig(demos: Sequence[Demo], kubeconfig: Path) -> None:
     """Bad input (exit 2) before any host is touched: no kubeconfig for a cluster demo."""
-    if needs_cluster(demos) and not kubeconfig.is_file():
-        raise UsageError(
-            f"no kubeconfig at {kubeconfig}: run `labctl up` first (it fetches the lab's "
-            "kubeconfig from the master)"
-        )
+    if needs_cluster(demos):
+        from labctl import kubeconfig as kubeconfigs
+
+        kubeconfigs.require(kubeconfig)
 
 
 def extravars(name: str, catalogue: Catalogue, keep: bool = False) -> dict[str, Any]:
@@ -271,16 +269,26 @@ def print_report(console: Console, report: DemoReport) -> None:
         console.print(f"Ansible's full log: {report.artifacts}", highlight=False, markup=False)
 
 
-def print_list(console: Console, catalogue: Catalogue) -> None:
+def print_list(console: Console, catalogue: Catalogue, explain: bool = False) -> None:
+    """One line per demo (its name and title); with ``explain``, what each one teaches."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Demos ({catalogue.path})", title_justify="left")
-    table.add_column("demo")
-    table.add_column("what it shows", overflow="fold")
+    from labctl import catalogue as catalogues
+
+    own = catalogue.path.resolve() != catalogues.default_path().resolve()
+    title = f"Demos of {catalogue.path}" if own else "The chapter's demos"
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
     for demo in catalogue.demos:
-        table.add_row(demo.name, f"[bold]{demo.title}[/bold]\n{demo.teaches}")
+        text = f"[bold]{escape(demo.title)}[/bold]"
+        table.add_row(escape(demo.name), text + (f"\n{escape(demo.teaches)}\n" if explain else ""))
+    console.print(f"[bold]{escape(title)}[/bold]", highlight=False)
     console.print(table)
     console.print("Run one: labctl demo NAME   Learn more: labctl demo NAME --explain")
+    if not explain:
+        console.print("What each one teaches: labctl demo list --explain")
 
 
 def explain_text(demo: Demo) -> str:

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labctl.inventory import nodeport_settings
+from labctl.inventory import NODEPORT_RANGE, nodeport_settings
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
     from labctl.inventory import Inventory
     from labctl.runner import Observer, RunResult
@@ -32,7 +31,6 @@ PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 STATUSES = (PASS, WARN, FAIL)
 #: Host column of the rows about the inventory itself (checked on this machine).
 INVENTORY_HOST = "(inventory)"
-NODEPORT_RANGE = range(30000, 32768)
 #: Settings holding the LoadBalancer demo's requested address (service_demo role).
 LB_ADDRESS_SETTING = "service_demo_lb_address"
 
@@ -59,6 +57,7 @@ class Row:
 class DoctorReport:
     rows: list[Row] = field(default_factory=list)
     artifacts: str = ""
+    inventory: str = ""
 
     @property
     def failed(self) -> bool:
@@ -83,6 +82,7 @@ class DoctorReport:
             "counts": self.counts(),
             "doctor": self.by_host(),
             "artifacts": self.artifacts,
+            "inventory": self.inventory,
         }
 
 
@@ -218,8 +218,10 @@ def check_nodeports(inv: Inventory, defaults: Mapping[str, Any]) -> Row:
 def check_lb_address(inv: Inventory, defaults: Mapping[str, Any]) -> Row:
     name = "LoadBalancer demo address"
     raw = inv.lab_vars.get(LB_ADDRESS_SETTING, defaults.get(LB_ADDRESS_SETTING))
-    if raw is None:
-        return Row(INVENTORY_HOST, name, PASS, "no address requested (MetalLB picks one)")
+    if raw is None:  # the role's default follows the pool
+        from labctl import netaddr
+
+        raw = netaddr.lb_address(list(inv.lab_vars.get("metallb_addresses") or []))
     try:
         address = ipaddress.IPv4Address(str(raw))
     except ValueError:
@@ -237,8 +239,8 @@ def check_lb_address(inv: Inventory, defaults: Mapping[str, Any]) -> Row:
         name,
         WARN,
         f"the loadbalancer demo asks for {address}, outside the pool {_pool_text(inv)}",
-        f"set {LB_ADDRESS_SETTING} under lab: vars: to an address of the pool "
-        "(the chapter's 192.168.3.100 fits only the chapter's pool)",
+        f"set {LB_ADDRESS_SETTING} under lab: vars: to an address of the pool, or remove "
+        "it: left unset, it follows the pool",
     )
 
 
@@ -327,7 +329,7 @@ def run(inv: Inventory, observer: Observer | None = None, verbosity: int = 0) ->
     """Offline rows, then the doctor play on every lab host; never raises for a failed check."""
     from labctl import runner
 
-    report = DoctorReport(offline_rows(inv))
+    report = DoctorReport(offline_rows(inv), inventory=str(inv.path))
     request = runner.RunRequest("doctor", "doctor.yml", inv.path, verbosity=verbosity)
     result = runner.run(request, observer=observer)
     report.rows += live_rows(result, inv.hosts.keys())
@@ -342,32 +344,57 @@ def run(inv: Inventory, observer: Observer | None = None, verbosity: int = 0) ->
 _STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red"}
 
 
-def table(report: DoctorReport) -> Table:
-    """One row per host and check: status, what was found, and for WARN/FAIL the fix."""
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
+def table(report: DoctorReport) -> RenderableType:
+    """One line per host and check with its status and what was found. Under a WARN or FAIL
+    row comes the fix, indented across the whole width; in a narrow terminal (80 columns)
+    what was found goes under the row too, instead of being squeezed into a thin column."""
+    return _DoctorTable(report)
 
-    out = Table(title="labctl doctor", title_justify="left", box=box.SIMPLE_HEAD)
-    out.add_column("host", no_wrap=True)
-    out.add_column("check", no_wrap=True)
-    out.add_column("status", no_wrap=True)
-    out.add_column("detail / fix", overflow="fold", ratio=1)
-    previous = None
-    for row in report.rows:
-        text = escape(row.detail)
-        if row.hint and row.status != PASS:
-            text += f"\n[{_STYLE[row.status]}]→ {escape(row.hint)}[/]"
-        if previous is not None and row.host != previous:
-            out.add_section()
-        out.add_row(
-            escape(row.host) if row.host != previous else "",
-            escape(row.check),
-            f"[{_STYLE[row.status]}]{row.status}[/]",
-            text,
+
+class _DoctorTable:
+    _NARROW = 40  # below this many columns for the detail, it moves under the row
+
+    def __init__(self, report: DoctorReport) -> None:
+        self.report = report
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.markup import escape
+        from rich.padding import Padding
+        from rich.rule import Rule
+        from rich.table import Table
+        from rich.text import Text
+
+        rows = self.report.rows
+        inventory = self.report.inventory
+        yield Text(f"labctl doctor: {inventory}" if inventory else "labctl doctor", style="bold")
+        widths = (
+            max([len(r.host) for r in rows] or [4]),
+            max([len(r.check) for r in rows] or [5]),
+            4,
         )
-        previous = row.host
-    return out
+        narrow = options.max_width - sum(widths) - 2 * len(widths) < self._NARROW
+        previous = None
+        for row in rows:
+            if row.host != previous:
+                yield Rule(style="dim")
+            line = Table.grid(padding=(0, 2))
+            for width in widths:
+                line.add_column(width=width, no_wrap=True)
+            cells = [
+                escape(row.host) if row.host != previous else "",
+                escape(row.check),
+                f"[{_STYLE[row.status]}]{row.status}[/]",
+            ]
+            if not narrow:
+                line.add_column(ratio=1, overflow="fold")
+                cells.append(escape(row.detail))
+            line.add_row(*cells)
+            yield line
+            if narrow and row.detail:
+                yield Padding(Text(row.detail), (0, 0, 0, 4))
+            if row.hint and row.status != PASS:
+                yield Padding(Text(f"→ {row.hint}", style=_STYLE[row.status]), (0, 0, 0, 4))
+            previous = row.host
 
 
 def summary(report: DoctorReport) -> str:

@@ -8,6 +8,10 @@ class LabctlError(Exception):
 
     exit_code = 1
 
+    def lines(self) -> list[str]:
+        """The message as printed: one line per problem."""
+        return [line for line in str(self).splitlines() if line.strip()] or [str(self)]
+
 
 class UsageError(LabctlError):
     """Bad usage or bad input, caught before any host is touched (exit 2)."""

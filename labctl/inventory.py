@@ -1,7 +1,8 @@
 """Find, load and validate the lab inventory, before any play runs.
 
-Every problem is reported as one line naming the file, the key and the fix
-(:class:`~labctl.errors.UsageError`, exit 2). Nothing here contacts a host.
+:mod:`labctl.inventory_read` reads it as Ansible does; the rules here judge the result.
+Every problem is reported, one line each naming the file, the key and the fix
+(:class:`InventoryError`, exit 2). Nothing here contacts a host.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labctl import paths, yamlfile
+from labctl import inventory_read, paths, yamlfile
 from labctl.errors import UsageError
+from labctl.inventory_read import Problem
 
-GROUP_KEYS = ("hosts", "vars", "children")
 NODEPORT_RANGE = range(30000, 32768)
 # Settings that ship with labctl in playbooks/group_vars/all.yml. Ansible lets those beat
 # `all: vars:` of an inventory, so a value put there would be silently ignored.
@@ -57,180 +58,188 @@ class Inventory:
         return found[0] if found else None
 
 
-def find(explicit: str | None = None, cwd: Path | None = None) -> Path:
+@dataclass(frozen=True)
+class Found:
+    """The inventory a command uses, why that one, and any other file it shadows."""
+
+    path: Path
+    reason: str
+    shadowed: Path | None = None
+
+    def line(self) -> str:
+        """``inventory: <path> (<why>)``, printed on stderr by every command that reads one."""
+        text = f"inventory: {self.path} ({self.reason})"
+        if self.shadowed is not None:
+            text += (
+                f"; {self.shadowed} (from `labctl init`) differs and is NOT used: "
+                "pass -i or set LABCTL_INVENTORY to choose"
+            )
+        return text
+
+
+class InventoryError(UsageError):
+    """Every problem found in the inventory, one line each (exit 2)."""
+
+    def __init__(self, path: Path, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = [_line(path, p) for p in problems]
+        super().__init__("\n".join(dict.fromkeys(lines)))
+
+
+def _line(path: Path, problem: Problem) -> str:
+    return (
+        f"{path}: {problem.where}: {problem.message}"
+        if problem.where
+        else f"{path}: {problem.message}"
+    )
+
+
+def find(explicit: str | None = None, cwd: Path | None = None) -> Found:
     """Resolve the inventory: ``-i``, ``LABCTL_INVENTORY``, ``./inventory/hosts.yml``, init's."""
     if explicit:
-        return _existing(Path(explicit).expanduser(), "-i")
+        return Found(_existing(Path(explicit).expanduser(), "-i"), "from -i")
     env = os.environ.get("LABCTL_INVENTORY")
     if env:
-        return _existing(Path(env).expanduser(), "LABCTL_INVENTORY")
+        return Found(_existing(Path(env).expanduser(), "LABCTL_INVENTORY"), "from LABCTL_INVENTORY")
     local = (cwd or Path.cwd()) / "inventory" / "hosts.yml"
-    if local.is_file():
-        return local
     written = paths.init_inventory()
+    if local.is_file():
+        shadowed = written if written.is_file() and _differ(local, written) else None
+        return Found(local, "./inventory/hosts.yml in this folder", shadowed)
     if written.is_file():
-        return written
+        return Found(written, "written by `labctl init`")
     raise UsageError(
         "no inventory found (no -i, no LABCTL_INVENTORY, no ./inventory/hosts.yml, "
         f"nothing at {written}): run `labctl init` to write the chapter's lab, then edit it"
     )
 
 
+def _differ(one: Path, other: Path) -> bool:
+    try:
+        return one.read_bytes() != other.read_bytes()
+    except OSError:
+        return True
+
+
 def _existing(path: Path, source: str) -> Path:
-    if not path.is_file():
-        raise UsageError(f"{path}: inventory file not found (from {source}): check the path")
+    if not (path.is_file() or path.is_dir()):
+        raise UsageError(f"{path}: inventory not found (from {source}): check the path")
     return path
 
 
 def load(path: Path, known_settings: frozenset[str] | None = None) -> Inventory:
-    """Parse and validate ``path``; raise :class:`UsageError` on the first problem."""
-    data = _read_yaml(path)
-    return _Validator(path, data, known_settings or frozenset()).inventory()
+    """Read ``path`` as Ansible does and apply labctl's rules; raise every problem at once."""
+    parsed = inventory_read.read(path)
+    if parsed.problems:
+        raise InventoryError(path, list(parsed.problems))
+    checker = _Rules(parsed, known_settings or frozenset())
+    inv = checker.inventory()
+    if checker.problems or inv is None:
+        raise InventoryError(path, checker.problems)
+    return inv
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    data = yamlfile.read(path, "inventory", "check the file")
-    if data is None:
-        raise UsageError(f"{path}: the inventory is empty: run `labctl init --force` to rewrite it")
-    if not isinstance(data, dict):
-        raise UsageError(
-            f"{path}: the inventory must be a YAML mapping of groups (all: / lab:), "
-            f"not a {type(data).__name__}: see `labctl init` for the layout"
-        )
-    return data
+class _Rules:
+    """labctl's rules on the resolved inventory; each broken rule adds a Problem."""
 
-
-class _Validator:
-    def __init__(self, path: Path, data: dict[str, Any], known: frozenset[str]) -> None:
-        self.path = path
-        self.data = data
+    def __init__(self, parsed: inventory_read.Parsed, known: frozenset[str]) -> None:
+        self.parsed = parsed
         self.known = known
-        self.groups: dict[str, list[str]] = {}
-        self.host_vars: dict[str, dict[str, Any]] = {}
-        self.group_vars: dict[str, dict[str, Any]] = {}
-        self.children: dict[str, list[str]] = {}
+        self.problems: list[Problem] = []
 
-    def fail(self, key: str, message: str) -> UsageError:
-        return UsageError(f"{self.path}: {key}: {message}")
-
-    # -- structure -------------------------------------------------------------------
-    def walk(self, name: str, body: Any, where: str) -> None:
-        if body is None:
-            body = {}
-        if not isinstance(body, dict):
-            raise self.fail(where, f"a group must be a mapping with {', '.join(GROUP_KEYS)}")
-        for key in body:
-            if key not in GROUP_KEYS:
-                raise self.fail(f"{where}.{key}", f"unknown key{_suggest(str(key), GROUP_KEYS)}")
-        hosts = body.get("hosts") or {}
-        if not isinstance(hosts, dict):
-            raise self.fail(f"{where}.hosts", "must be a mapping of host names to their settings")
-        members = self.groups.setdefault(name, [])
-        for host, hvars in hosts.items():
-            hkey = f"{where}.hosts.{host}"
-            if hvars is None:
-                hvars = {}
-            if not isinstance(hvars, dict):
-                raise self.fail(hkey, "host settings must be a mapping (e.g. ansible_host: ...)")
-            if str(host) in members:
-                raise self.fail(hkey, "host listed twice in this group: remove one entry")
-            members.append(str(host))
-            merged = self.host_vars.setdefault(str(host), {})
-            merged.update(hvars)
-        gvars = body.get("vars") or {}
-        if not isinstance(gvars, dict):
-            raise self.fail(f"{where}.vars", "must be a mapping of settings")
-        self.group_vars[name] = gvars
-        kids = body.get("children") or {}
-        if not isinstance(kids, dict):
-            raise self.fail(f"{where}.children", "must be a mapping of group names")
-        self.children[name] = [str(k) for k in kids]
-        for child, cbody in kids.items():
-            self.walk(str(child), cbody, f"{where}.children.{child}")
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(Problem(where, message))
 
     def members(self, group: str) -> list[str]:
-        seen = list(self.groups.get(group, []))
-        for child in self.children.get(group, []):
-            seen += [h for h in self.members(child) if h not in seen]
-        return seen
-
-    # -- checks ------------------------------------------------------------------------
-    def inventory(self) -> Inventory:
-        for top, body in self.data.items():
-            self.walk(str(top), body, str(top))
-        lab_where = "all.children.lab" if "all" in self.data else "lab"
-        if "lab" not in self.groups:
-            raise self.fail(lab_where, "missing group 'lab' (with children master, workers, nfs)")
-        for required in ("master", "workers"):
-            if required not in self.members_tree("lab"):
-                raise self.fail(
-                    f"{lab_where}.children.{required}",
-                    f"missing group '{required}' under 'lab': add it (see `labctl init`)",
-                )
-        masters, workers = self.members("master"), self.members("workers")
-        nfs = self.members("nfs") if "nfs" in self.groups else []
-        if len(masters) != 1:
-            raise self.fail(
-                f"{lab_where}.children.master",
-                f"needs exactly one host, found {len(masters)}: keep one control-plane Pi",
-            )
-        if not workers:
-            raise self.fail(f"{lab_where}.children.workers", "needs at least one worker Pi")
-        if len(nfs) > 1:
-            raise self.fail(f"{lab_where}.children.nfs", "at most one NFS node, found several")
-        for host in masters:
-            if host in workers:
-                raise self.fail(host, "is both master and worker: list it under one group only")
-        lab_vars = self.lab_vars()
-        self.check_all_vars()
-        self.check_settings(lab_vars, f"{lab_where}.vars")
-        subnet = self.subnet(lab_vars, lab_where)
-        hosts = self.hosts(masters + workers + nfs, subnet)
-        pool = self.pool(lab_vars, lab_where, subnet, hosts)
-        self.check_nodeports(lab_vars, f"{lab_where}.vars")
-        self.check_versions(lab_vars, f"{lab_where}.vars")
-        self.check_ingress(lab_vars, f"{lab_where}.vars")
-        return Inventory(self.path, hosts, lab_vars, subnet, pool)
+        return list(self.parsed.members.get(group, ()))
 
     def members_tree(self, group: str) -> set[str]:
         found: set[str] = set()
-        for child in self.children.get(group, []):
+        for child in self.parsed.children.get(group, ()):
             found |= {child} | self.members_tree(child)
         return found
 
-    def lab_vars(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for group in ("all", "lab"):
-            merged.update(self.group_vars.get(group, {}))
-        return merged
+    # -- checks ------------------------------------------------------------------------
+    def inventory(self) -> Inventory | None:
+        names = self.groups()
+        lab_vars = self.parsed.vars_of("all", "lab")
+        self.check_all_vars()
+        self.check_settings(lab_vars)
+        subnet = self.subnet(lab_vars)
+        hosts = self.hosts(names, subnet)
+        pool = self.pool(lab_vars, subnet, hosts) if subnet is not None else ()
+        self.check_nodeports(lab_vars)
+        self.check_versions(lab_vars)
+        self.check_ingress(lab_vars)
+        if self.problems or subnet is None:
+            return None
+        return Inventory(self.parsed.path, hosts, lab_vars, subnet, pool)
+
+    def groups(self) -> list[str]:
+        """The master, workers and NFS node, in that order (the group rules checked)."""
+        if "lab" not in self.parsed.members:
+            self.fail("lab", "missing group 'lab' (with children master, workers, nfs)")
+            return []
+        tree = self.members_tree("lab")
+        for required in ("master", "workers"):
+            if required not in tree:
+                self.fail(
+                    f"lab.children.{required}",
+                    f"missing group '{required}' under 'lab': add it (see `labctl init`)",
+                )
+        masters, workers, nfs = (self.members(g) for g in ("master", "workers", "nfs"))
+        if "master" in tree and len(masters) != 1:
+            self.fail(
+                "lab.children.master",
+                f"needs exactly one host, found {len(masters)}: keep one control-plane Pi",
+            )
+        if "workers" in tree and not workers:
+            self.fail("lab.children.workers", "needs at least one worker Pi")
+        if len(nfs) > 1:
+            self.fail("lab.children.nfs", "at most one NFS node, found several")
+        for host in masters:
+            if host in workers:
+                self.fail(host, "is both master and worker: list it under one group only")
+        return list(dict.fromkeys(masters + workers + nfs))
 
     def check_all_vars(self) -> None:
         shipped = _project_defaults()
-        for key in self.group_vars.get("all", {}):
+        for key in self.parsed.group_vars.get("all", {}):
             if key in shipped:
-                raise self.fail(
+                self.fail(
                     f"all.vars.{key}",
                     "labctl's own default wins over `all: vars:`; move it under `lab: vars:`",
                 )
 
-    def check_settings(self, lab_vars: Mapping[str, Any], where: str) -> None:
+    def check_settings(self, lab_vars: Mapping[str, Any]) -> None:
+        """A setting one typo away from a known one is a problem, for the lab and each host."""
         if not self.known:
             return
-        for key in lab_vars:
-            name = str(key)
-            if name in self.known or name.startswith("ansible_"):
-                continue
-            close = difflib.get_close_matches(name, sorted(self.known), n=1, cutoff=0.8)
-            if close:
-                raise self.fail(f"{where}.{name}", f"unknown setting: did you mean '{close[0]}'?")
+        known = self.known | ansible_variables()
+        for name in lab_vars:
+            self.check_setting(name, f"lab.vars.{name}", known)
+        for host, hvars in self.parsed.host_vars.items():
+            for name in hvars:
+                if name not in lab_vars:
+                    self.check_setting(name, f"{host}.{name}", known)
 
-    def subnet(self, lab_vars: Mapping[str, Any], lab_where: str) -> ipaddress.IPv4Network:
-        key = f"{lab_where}.vars.lab_subnet"
+    def check_setting(self, name: str, where: str, known: frozenset[str]) -> None:
+        if name in known:
+            return
+        family = sorted(k for k in known if k.startswith("ansible_") == name.startswith("ansible_"))
+        close = difflib.get_close_matches(name, family, n=1, cutoff=0.8)
+        if close:
+            self.fail(where, f"unknown setting: did you mean '{close[0]}'?")
+
+    def subnet(self, lab_vars: Mapping[str, Any]) -> ipaddress.IPv4Network | None:
+        key = "lab.vars.lab_subnet"
         raw = lab_vars.get("lab_subnet")
         if raw is None:
-            raise self.fail(key, "missing: set the lab's subnet, e.g. lab_subnet: 192.168.3.0/24")
+            self.fail(key, "missing: set the lab's subnet, e.g. lab_subnet: 192.168.3.0/24")
+            return None
         if not isinstance(raw, str):
-            raise self.fail(key, f"must be a CIDR string like 192.168.3.0/24, not {raw!r}")
+            self.fail(key, f"must be a CIDR string like 192.168.3.0/24, not {raw!r}")
+            return None
         try:
             return ipaddress.IPv4Network(raw, strict=True)
         except ValueError as exc:
@@ -240,33 +249,34 @@ class _Validator:
                 hint = f"; did you mean {_likely_network(raw, loose)}?"
             except ValueError:
                 pass
-            raise self.fail(key, f"invalid CIDR {raw!r} ({exc}){hint}") from None
+            self.fail(key, f"invalid CIDR {raw!r} ({exc}){hint}")
+            return None
 
-    def hosts(self, names: list[str], subnet: ipaddress.IPv4Network) -> dict[str, Host]:
+    def hosts(self, names: list[str], subnet: ipaddress.IPv4Network | None) -> dict[str, Host]:
         hosts: dict[str, Host] = {}
         owners: dict[ipaddress.IPv4Address, str] = {}
         for name in names:
             key = f"{name}.ansible_host"
-            hvars = self.host_vars.get(name, {})
+            hvars = self.parsed.host_vars.get(name, {})
+            port = hvars.get("ansible_port")
+            if port is not None and (
+                isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
+            ):
+                self.fail(f"{name}.ansible_port", f"{port!r} is not a TCP port (1-65535)")
             raw = hvars.get("ansible_host")
             if raw is None:
-                raise self.fail(key, "missing: give the Pi's fixed IPv4 address")
+                self.fail(key, "missing: give the Pi's fixed IPv4 address")
+                continue
             try:
                 address = ipaddress.IPv4Address(str(raw))
             except ValueError:
-                raise self.fail(
-                    key, f"{raw!r} is not an IPv4 address: use the Pi's fixed address"
-                ) from None
+                self.fail(key, f"{raw!r} is not an IPv4 address: use the Pi's fixed address")
+                continue
             if address in owners:
-                raise self.fail(
-                    key, f"{address} is also {owners[address]}'s: addresses must differ"
-                )
-            if address not in subnet:
-                raise self.fail(key, f"{address} is outside lab_subnet {subnet}: fix one of them")
-            port = hvars.get("ansible_port")
-            if port is not None and not (isinstance(port, int) and 0 < port < 65536):
-                raise self.fail(f"{name}.ansible_port", f"{port!r} is not a TCP port (1-65535)")
-            owners[address] = name
+                self.fail(key, f"{address} is also {owners[address]}'s: addresses must differ")
+            if subnet is not None and address not in subnet:
+                self.fail(key, f"{address} is outside lab_subnet {subnet}: fix one of them")
+            owners.setdefault(address, name)
             groups = tuple(g for g in ("master", "workers", "nfs") if name in self.members(g))
             hosts[name] = Host(name, address, groups, hvars)
         return hosts
@@ -274,33 +284,33 @@ class _Validator:
     def pool(
         self,
         lab_vars: Mapping[str, Any],
-        lab_where: str,
         subnet: ipaddress.IPv4Network,
         hosts: Mapping[str, Host],
     ) -> tuple[ipaddress.IPv4Network, ...]:
-        key = f"{lab_where}.vars.metallb_addresses"
+        key = "lab.vars.metallb_addresses"
         raw = lab_vars.get("metallb_addresses")
         if raw is None:
-            raise self.fail(
-                key, "missing: give MetalLB a free range, e.g. [192.168.3.100-192.168.3.200]"
-            )
+            self.fail(key, "missing: give MetalLB a free range, e.g. [192.168.3.100-192.168.3.200]")
+            return ()
         if isinstance(raw, str) or not isinstance(raw, list) or not raw:
-            raise self.fail(key, f"must be a YAML list of ranges or CIDRs, e.g. - {raw}")
+            self.fail(key, f"must be a YAML list of ranges or CIDRs, e.g. - {raw}")
+            return ()
         nets: list[ipaddress.IPv4Network] = []
         for entry in raw:
-            nets += self.pool_entry(str(entry), key)
-        for net in nets:
-            if not net.subnet_of(subnet):
-                raise self.fail(
-                    key, f"{net} lies outside lab_subnet {subnet}: pick free addresses in the lab"
+            entry_nets = self.pool_entry(str(entry), key)
+            if not all(net.subnet_of(subnet) for net in entry_nets):
+                self.fail(
+                    key, f"{entry} lies outside lab_subnet {subnet}: pick free addresses in the lab"
                 )
-            for host in hosts.values():
-                if host.address in net:
-                    raise self.fail(
-                        key,
-                        f"{host.address} ({host.name}) is inside the MetalLB pool: the pool must "
-                        "hold only free addresses, outside the nodes and the router's DHCP range",
-                    )
+            nets += entry_nets
+        inside = [h for h in hosts.values() if any(h.address in net for net in nets)]
+        if inside:
+            listed = ", ".join(f"{h.address} ({h.name})" for h in inside)
+            self.fail(
+                key,
+                f"{listed} inside the MetalLB pool: the pool must hold only free addresses, "
+                "outside the nodes and the router's DHCP range",
+            )
         return tuple(nets)
 
     def pool_entry(self, entry: str, key: str) -> list[ipaddress.IPv4Network]:
@@ -308,36 +318,36 @@ class _Validator:
             if "-" in entry:
                 first, last = (ipaddress.IPv4Address(p.strip()) for p in entry.split("-", 1))
                 if last < first:
-                    raise self.fail(key, f"{entry}: the range ends before it starts: swap them")
+                    self.fail(key, f"{entry}: the range ends before it starts: swap them")
+                    return []
                 return list(ipaddress.summarize_address_range(first, last))
             return [ipaddress.IPv4Network(entry, strict=True)]
         except ValueError as exc:
-            raise self.fail(
-                key, f"{entry!r} is not a range (a.b.c.d-a.b.c.e) or a CIDR ({exc})"
-            ) from None
+            self.fail(key, f"{entry!r} is not a range (a.b.c.d-a.b.c.e) or a CIDR ({exc})")
+            return []
 
-    def check_versions(self, lab_vars: Mapping[str, Any], where: str) -> None:
+    def check_versions(self, lab_vars: Mapping[str, Any]) -> None:
         from labctl import manifests
 
         try:
             manifests.validate_versions(lab_vars)
         except UsageError as exc:
-            raise self.fail(where, str(exc)) from None
+            self.fail("lab.vars", str(exc))
 
-    def check_ingress(self, lab_vars: Mapping[str, Any], where: str) -> None:
+    def check_ingress(self, lab_vars: Mapping[str, Any]) -> None:
         from labctl import addons
 
         problem = addons.ingress_problem(lab_vars)
         if problem:
-            raise self.fail(f"{where}.ingress_controller", problem)
+            self.fail("lab.vars.ingress_controller", problem)
 
-    def check_nodeports(self, lab_vars: Mapping[str, Any], where: str) -> None:
+    def check_nodeports(self, lab_vars: Mapping[str, Any]) -> None:
         for name, value in nodeport_settings(lab_vars):
             if not isinstance(value, int) or isinstance(value, bool):
-                raise self.fail(f"{where}.{name}", f"must be a whole number, not {value!r}")
-            if value not in NODEPORT_RANGE:
-                raise self.fail(
-                    f"{where}.{name}",
+                self.fail(f"lab.vars.{name}", f"must be a whole number, not {value!r}")
+            elif value not in NODEPORT_RANGE:
+                self.fail(
+                    f"lab.vars.{name}",
                     f"{value} is outside the NodePort range 30000-32767: pick a port in it",
                 )
 
@@ -347,11 +357,6 @@ def nodeport_settings(lab_vars: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
         lowered = str(name).lower()
         if lowered.endswith(("nodeport", "node_port")):
             yield str(name), value
-
-
-def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f": did you mean '{close[0]}'?" if close else f": expected one of {', '.join(choices)}"
 
 
 def _likely_network(raw: str, loose: ipaddress.IPv4Network) -> str:
@@ -378,3 +383,22 @@ def known_settings() -> frozenset[str]:
         for entry in (data.get("argument_specs") or {}).values():
             names.update(str(k) for k in (entry or {}).get("options") or {})
     return frozenset(names)
+
+
+def ansible_variables() -> frozenset[str]:
+    """The ``ansible_*`` variables Ansible reads: connection, become, shell and interpreter."""
+    from ansible import constants
+    from ansible.plugins.loader import become_loader, connection_loader, shell_loader
+
+    names = {v for values in constants.MAGIC_VARIABLE_MAPPING.values() for v in values}
+    for kind, loader, plugin in (
+        ("connection", connection_loader, "ssh"),
+        ("become", become_loader, "sudo"),
+        ("shell", shell_loader, "sh"),
+    ):
+        loader.get(plugin, class_only=True)
+        for definition in constants.config.get_configuration_definitions(kind, plugin).values():
+            names.update(v["name"] for v in definition.get("vars") or [])
+    for definition in constants.config.get_configuration_definitions().values():
+        names.update(v["name"] for v in definition.get("vars") or [])
+    return frozenset(n for n in names if n.startswith("ansible_"))

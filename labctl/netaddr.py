@@ -53,3 +53,39 @@ def nth_address(cidr: str, n: int) -> str:
             f"addresses (0 to {net.num_addresses - 1}); use a shorter prefix or a smaller number"
         )
     return str(net[n])
+
+
+#: The address the chapter's LoadBalancer demo asks MetalLB for.
+CHAPTER_LB_ADDRESS = "192.168.3.100"
+
+
+def pool_ranges(entries: list[str]) -> list[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]]:
+    """MetalLB pool entries (``a.b.c.d-a.b.c.e`` or a CIDR) as first/last address pairs."""
+    ranges = []
+    for entry in entries:
+        text = str(entry).strip()
+        try:
+            if "-" in text:
+                first, last = (ipaddress.IPv4Address(p.strip()) for p in text.split("-", 1))
+            else:
+                net = ipaddress.IPv4Network(text, strict=True)
+                first, last = net[0], net[-1]
+        except ValueError:
+            raise NetworkError(
+                f"MetalLB pool entry {text!r} is not a range (a.b.c.d-a.b.c.e) or a CIDR"
+            ) from None
+        ranges.append((first, last))
+    return ranges
+
+
+def lb_address(entries: list[str]) -> str:
+    """The LoadBalancer demo's default address: the chapter's 192.168.3.100 when the pool
+    holds it, else the last address of the pool's first range (not the first free one, so a
+    demo that gets it proves the request was honoured)."""
+    ranges = pool_ranges(entries)
+    if not ranges:
+        raise NetworkError("the MetalLB pool (metallb_addresses) is empty: give it a range")
+    chapter = ipaddress.IPv4Address(CHAPTER_LB_ADDRESS)
+    if any(first <= chapter <= last for first, last in ranges):
+        return CHAPTER_LB_ADDRESS
+    return str(ranges[0][1])

@@ -65,8 +65,8 @@ class Progress:
         data = event.get("event_data") or {}
         if self.verbose:
             text = event.get("stdout")
-            if text:
-                self.console.out(str(text), highlight=False)
+            if text:  # Ansible colours it (it runs on a pty); Rich drops colour off a terminal
+                self.console.print(Text.from_ansi(str(text)), highlight=False, soft_wrap=True)
         if kind == "playbook_on_play_start":
             self.state.play = str(data.get("play", "")).strip()
             self._plain(f"PLAY {self.state.play}")

@@ -6,6 +6,7 @@ run through ``playbooks/render.yml`` on the controller only.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,8 @@ def render_objects(
     extra: dict[str, Any] = {"render_role": role, **(extravars or {})}
     if role == "service_demo":
         extra["service_demo_name"] = name
-    result = run(RunRequest(f"render-{name}", "render.yml", inventory, extravars=extra))
+    request = RunRequest(f"render-{name}", "render.yml", inventory, extravars=extra, keep_run=False)
+    result = run(request)
     if not result.ok:
         first = result.failures[0].message if result.failures else result.status
         raise LabctlError(f"render {name} failed: {first} (Ansible's log: {result.artifacts})")
@@ -72,6 +74,37 @@ def render_objects(
     if not isinstance(objects, list):
         raise LabctlError(f"render {name}: the play published no objects ({result.artifacts})")
     return objects
+
+
+LB_ANNOTATIONS = ("metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs")
+
+
+def outside_pool(
+    objects: Sequence[Mapping[str, Any]], pool: Sequence[ipaddress.IPv4Network]
+) -> list[str]:
+    """One warning per LoadBalancer Service that asks for an address MetalLB cannot give."""
+    warnings = []
+    for obj in objects:
+        spec = obj.get("spec") or {}
+        if obj.get("kind") != "Service" or spec.get("type") != "LoadBalancer":
+            continue
+        notes = (obj.get("metadata") or {}).get("annotations") or {}
+        asked = {str(spec["loadBalancerIP"])} if spec.get("loadBalancerIP") else set()
+        for key in LB_ANNOTATIONS:
+            asked |= {a.strip() for a in str(notes.get(key) or "").split(",") if a.strip()}
+        for address in sorted(asked):
+            try:
+                inside = any(ipaddress.ip_address(address) in net for net in pool)
+            except ValueError:
+                inside = False
+            if not inside:
+                name = (obj.get("metadata") or {}).get("name")
+                warnings.append(
+                    f"Service {name} asks for {address}, outside metallb_addresses: MetalLB "
+                    "will leave it pending; set service_demo_lb_address inside the pool, or "
+                    "remove it so it follows the pool"
+                )
+    return warnings
 
 
 class _Dumper(yaml.SafeDumper):

@@ -41,7 +41,17 @@ def recap_table(result: RunResult) -> Table:
 
 def failure_lines(result: RunResult) -> list[str]:
     lines = []
+    seen_on_laptop: set[tuple[str, str]] = set()
     for failure in result.failures:
+        if failure.on_laptop:  # once, however many hosts delegated the same call
+            if (failure.task, failure.message) in seen_on_laptop:
+                continue
+            seen_on_laptop.add((failure.task, failure.message))
+            lines.append(
+                f"FAILED on this laptop (for {failure.host}) · task '{failure.task}': "
+                f"{failure.message}"
+            )
+            continue
         what = "UNREACHABLE" if failure.unreachable else "FAILED"
         lines.append(f"{what} {failure.host} · task '{failure.task}': {failure.message}")
         if failure.host_key_changed:

@@ -10,17 +10,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from labctl import paths
+from labctl import inventory_read, paths
+from labctl.errors import UsageError
 
 HOST_KEY_CHANGED = "REMOTE HOST IDENTIFICATION HAS CHANGED"
 HOST_KEY_UNVERIFIED = "Host key verification failed"
@@ -40,6 +43,8 @@ class RunRequest:
     skip_tags: tuple[str, ...] = ()
     limit: str | None = None
     verbosity: int = 0
+    #: False for a run that only computes (render): its folder is removed unless it failed
+    keep_run: bool = True
 
 
 @dataclass
@@ -59,6 +64,8 @@ class Failure:
     task: str
     message: str
     unreachable: bool = False
+    #: the task ran on this machine (delegated to localhost: an API call, a curl check)
+    on_laptop: bool = False
 
     @property
     def host_key_changed(self) -> bool:
@@ -133,6 +140,8 @@ def ansible_env(known_hosts: Path | None = None) -> dict[str, str]:
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_LOCALHOST_WARNING": "False",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        # only the parsers labctl reads the inventory with: a script inventory never runs
+        "ANSIBLE_INVENTORY_ENABLED": ",".join(inventory_read.PLUGINS),
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
     }
@@ -142,12 +151,44 @@ def ansible_env(known_hosts: Path | None = None) -> dict[str, str]:
     return env
 
 
-def new_run_dir(command: str, now: datetime | None = None) -> Path:
+RUN_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-")
+DEFAULT_KEEP_RUNS = 20
+
+
+def run_name(command: str, now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in command)
-    run_dir = paths.runs_dir() / f"{stamp}-{safe}"
+    return stamp + "-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in command)
+
+
+def new_run_dir(command: str, now: datetime | None = None) -> Path:
+    run_dir = paths.runs_dir() / run_name(command, now)
     run_dir.mkdir(parents=True, mode=0o700)
     return run_dir
+
+
+def keep_runs() -> int:
+    """How many run folders to keep: ``LABCTL_KEEP_RUNS`` (default 20), read before a run."""
+    raw = os.environ.get("LABCTL_KEEP_RUNS", "").strip()
+    if not raw:
+        return DEFAULT_KEEP_RUNS
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(
+            f"LABCTL_KEEP_RUNS={raw!r}: give the number of run folders to keep, 1 or more "
+            f"(default {DEFAULT_KEEP_RUNS}), or unset it"
+        )
+    return int(raw)
+
+
+def prune_runs(keep: int) -> list[Path]:
+    """Remove all but the newest ``keep`` run folders; other files there are left alone."""
+    root = paths.runs_dir()
+    if not root.is_dir():
+        return []
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and RUN_NAME.match(p.name))
+    old = runs[:-keep]
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
+    return old
 
 
 def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
@@ -168,7 +209,10 @@ class _Collector:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         if kind == "runner_on_failed" and not data.get("ignore_errors"):
-            self.failures.append(Failure(data.get("host", "?"), _task(data), _message(data)))
+            failure = Failure(data.get("host", "?"), _task(data), _message(data))
+            if _on_laptop(data):
+                failure = replace(failure, on_laptop=True)
+            self.failures.append(failure)
         elif kind == "runner_on_unreachable":
             self.failures.append(
                 Failure(data.get("host", "?"), _task(data), _message(data), unreachable=True)
@@ -190,6 +234,15 @@ def _drop_environment(command_file: Path) -> None:
     if isinstance(recorded, dict) and "env" in recorded:
         recorded["env"] = {k: v for k, v in recorded["env"].items() if k.startswith("ANSIBLE_")}
         _write_json_atomic(command_file, recorded)
+
+
+def _on_laptop(data: Mapping[str, Any]) -> bool:
+    res = data.get("res")
+    delegated = (res.get("_ansible_delegated_vars") if isinstance(res, dict) else None) or {}
+    return delegated.get("ansible_connection") == "local" or str(delegated.get("ansible_host")) in (
+        "localhost",
+        "127.0.0.1",
+    )
 
 
 def _task(data: Mapping[str, Any]) -> str:
@@ -255,7 +308,11 @@ def run(
     import ansible_runner  # heavy: imported only when a run really starts
 
     root = paths.ansible_root()
-    run_dir = new_run_dir(request.command)
+    keep = keep_runs()
+    if request.keep_run:
+        run_dir = new_run_dir(request.command)
+    else:
+        run_dir = Path(tempfile.mkdtemp(prefix=f"labctl-{request.command}-"))
     started = datetime.now(UTC).isoformat()
     cancel = cancellation or Cancellation()
     collector = _Collector(observer)
@@ -287,6 +344,12 @@ def run(
     cancelled = status == "canceled" or cancel.is_set()
     stats = collector.stats_event
     _drop_environment(run_dir / "artifacts" / "run" / "command")
+    failed = cancelled or status != "successful" or bool(collector.failures)
+    if not request.keep_run and failed:  # a failed render keeps its log, as any run does
+        kept = new_run_dir(request.command)
+        kept.rmdir()
+        shutil.move(run_dir, kept)
+        run_dir = kept
     recap = _recap(stats)
     result = RunResult(
         rc=int(getattr(runner, "rc", 1) or 0),
@@ -309,4 +372,8 @@ def run(
             "failures": [f.__dict__ for f in result.failures],
         },
     )
+    if request.keep_run or failed:
+        prune_runs(keep)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
     return result

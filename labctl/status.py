@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.addons import ADDONS, Addon
-from labctl.errors import LabctlError, UsageError
+from labctl.errors import LabctlError
 
 DEMO_PREFIX = "sample-"
 
@@ -26,11 +26,11 @@ class Status:
 
 
 def _client(kubeconfig: Path) -> Any:
-    if not kubeconfig.is_file():  # bad input caught before any host: exit 2, as in `demo`
-        raise UsageError(
-            f"no kubeconfig at {kubeconfig}: run `labctl up` first (it fetches it from the master)"
-        )
     from kubernetes import client, config
+
+    from labctl import kubeconfig as kubeconfigs
+
+    kubeconfigs.require(kubeconfig)
 
     try:
         return client.ApiClient(config.new_client_from_config(str(kubeconfig)).configuration)

@@ -40,3 +40,10 @@ def run(
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+def problem_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    """stderr without the `inventory: <path> (<why>)` line every inventory reader prints."""
+    return [
+        ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("inventory: ")
+    ]

@@ -194,7 +194,7 @@ def labctl(
 def assert_one_clear_line(proc: subprocess.CompletedProcess[str], words: list[str]) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    lines = clirun.problem_lines(proc)
     assert len(lines) == 1, proc.stderr
     for word in words:
         assert word in lines[0], (word, lines[0])

@@ -418,3 +418,30 @@ def test_normalize_filter(f):
     assert f.labctl_normalize_image("nginx:1") == "docker.io/library/nginx:1"
     with pytest.raises(AnsibleFilterError, match="not a valid image reference"):
         f.labctl_normalize_image("Nginx")
+
+
+# --- the LoadBalancer demo's address follows the pool ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pool", "expected"),
+    [
+        (["192.168.3.100-192.168.3.200"], "192.168.3.100"),
+        (["192.168.3.50-192.168.3.60", "192.168.3.96/28"], "192.168.3.100"),
+        (["10.0.0.240-10.0.0.250"], "10.0.0.250"),
+        (["10.0.0.128/28", "10.0.1.0/24"], "10.0.0.143"),
+        (["10.0.0.7/32"], "10.0.0.7"),
+    ],
+)
+def test_lb_address_is_the_chapters_when_the_pool_holds_it_else_the_pools_last(pool, expected):
+    from labctl import netaddr
+
+    assert netaddr.lb_address(pool) == expected
+
+
+@pytest.mark.parametrize("pool", [[], ["10.0.0.300-10.0.0.301"], ["10.0.0.1/24"]])
+def test_lb_address_of_an_unusable_pool_is_bad_input(pool):
+    from labctl import netaddr
+
+    with pytest.raises(netaddr.NetworkError):
+        netaddr.lb_address(pool)

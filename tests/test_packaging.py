@@ -13,6 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import clirun
 import pytest
 import yaml
 
@@ -74,7 +75,7 @@ def test_bad_inventory_from_home_folder(installed, tmp_path):
     bad.write_text("all:\n  children:\n    lab:\n      childs: {}\n")
     proc = run_outside(installed, tmp_path, "up", "-i", str(bad))
     assert proc.returncode == 2
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    lines = clirun.problem_lines(proc)
     assert len(lines) == 1 and "did you mean 'children'" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
 

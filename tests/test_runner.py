@@ -83,3 +83,36 @@ def test_a_failed_command_is_explained_by_its_own_error_lines() -> None:
     assert "WARNING" not in message
     plain = _message({"res": {"msg": "non-zero return code", "rc": 3, "stderr": "a\nb\nc\nd"}})
     assert plain == "exit code 3: b c d"
+
+
+DELEGATED = """---
+- name: Two Pis whose play asks the laptop
+  hosts: pis
+  gather_facts: false
+  tasks:
+    - name: Ask the API
+      ansible.builtin.fail:
+        msg: the API server refused the connection
+      delegate_to: localhost
+"""
+
+
+def test_a_failure_on_the_laptop_is_blamed_on_the_laptop_once(tmp_path):
+    from labctl import report
+
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "pis:\n  hosts:\n    raspi001: {ansible_connection: local}\n"
+        "    raspi002: {ansible_connection: local}\n"
+    )
+    path = tmp_path / "play.yml"
+    path.write_text(DELEGATED)
+    result = run(RunRequest("test", str(path), inventory))
+    assert {(f.host, f.on_laptop) for f in result.failures} == {
+        ("raspi001", True),
+        ("raspi002", True),
+    }
+    lines = report.failure_lines(result)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("FAILED on this laptop (for raspi00"), lines
+    assert "Ask the API" in lines[0] and "refused the connection" in lines[0]

@@ -47,6 +47,10 @@ def labctl_nth_address(cidr: str, n: int | str) -> str:
     return _call(netaddr.nth_address, cidr, n)
 
 
+def labctl_lb_address(entries: list[str]) -> str:
+    return _call(netaddr.lb_address, entries)
+
+
 def labctl_bundle_images(path: str) -> list[str]:
     return _call(bundles.bundle_images, path)
 
@@ -60,6 +64,7 @@ class FilterModule:
         return {
             "labctl_to_toml": labctl_to_toml,
             "labctl_nth_address": labctl_nth_address,
+            "labctl_lb_address": labctl_lb_address,
             "labctl_bundle_images": labctl_bundle_images,
             "labctl_normalize_image": labctl_normalize_image,
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import clirun
 import pytest
 import yaml
 
@@ -23,7 +24,7 @@ CHAPTER_DEMOS = [
 def one_line_exit_2(proc, *words: str) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    lines = clirun.problem_lines(proc)
     assert len(lines) == 1, proc.stderr
     for word in words:
         assert word in lines[0], lines[0]

@@ -254,3 +254,28 @@ def test_a_users_catalogue_brings_its_own_templates(tmp_path: Path) -> None:
     assert objects[1]["data"] == {"lb": "192.168.3.100"}
     for obj in objects:
         validate(obj)
+
+
+def lb_service(stdout: str) -> dict[str, Any]:
+    objects = [doc for doc in yaml.safe_load_all(stdout) if doc]
+    return by_kind(objects)[("Service", "sample-lb")]
+
+
+def test_the_lb_address_follows_a_changed_pool_and_render_warns_outside_it(tmp_path):
+    env = clirun.isolated_env(tmp_path)
+    moved = _inventory(tmp_path, metallb_addresses=["192.168.3.220-192.168.3.230"])
+    proc = clirun.run("render", "loadbalancer", "-i", str(moved), env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert lb_service(proc.stdout)["spec"]["loadBalancerIP"] == "192.168.3.230"
+    assert "warning" not in proc.stderr, proc.stderr
+    outside = _inventory(
+        tmp_path,
+        metallb_addresses=["192.168.3.220-192.168.3.230"],
+        service_demo_lb_address="192.168.3.100",
+    )
+    proc = clirun.run("render", "loadbalancer", "-i", str(outside), env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert lb_service(proc.stdout)["spec"]["loadBalancerIP"] == "192.168.3.100"
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and "sample-lb asks for 192.168.3.100" in warnings[0], proc.stderr
+    assert "outside metallb_addresses" in warnings[0]

@@ -21,7 +21,6 @@ DEFAULTS = {
     "service_demo_nodeport_node_port": 30080,
     "service_demo_lb_node_port": 30082,
     "ingress_nginx_http_nodeport": 30090,
-    "service_demo_lb_address": "192.168.3.100",
 }
 
 
@@ -113,11 +112,14 @@ def test_nodeport_out_of_range_fails():
     assert row.status == "FAIL" and "service_demo_nodeport_node_port=8080" in row.detail
 
 
-def test_lb_demo_address_outside_the_pool_warns(tmp_path):
+def test_lb_demo_address_follows_the_pool_unless_set_outside_it(tmp_path):
     inv = load(write_inventory(tmp_path / "hosts.yml"))
-    row = by_check(doctor.offline_rows(inv, DEFAULTS))["LoadBalancer demo address"]
+    row = by_check(doctor.offline_rows(inv))["LoadBalancer demo address"]
+    assert row.status == "PASS" and row.detail == "10.77.9.200 is in the pool", row
+    inv = load(write_inventory(tmp_path / "set.yml", service_demo_lb_address="192.168.3.100"))
+    row = by_check(doctor.offline_rows(inv))["LoadBalancer demo address"]
     assert row.status == "WARN" and "192.168.3.100" in row.detail
-    assert "service_demo_lb_address" in row.hint
+    assert "service_demo_lb_address" in row.hint and "follows the pool" in row.hint
 
 
 def test_role_defaults_are_read_from_the_ansible_tree():
@@ -234,6 +236,28 @@ def test_table_shows_status_detail_and_hint_of_problems_only():
     assert "lacks [cgroup]" in text  # markup in data is printed, not interpreted
     assert "→ labctl up" in text and "→ not a Raspberry Pi" in text
     assert "1 passed, 1 warning(s), 1 failed" in text
+
+
+def test_an_80_column_terminal_gets_whole_lines_not_a_squeezed_column():
+    long_hint = (
+        "add cgroup_memory=1 cgroup_enable=memory to /boot/firmware/cmdline.txt and reboot, "
+        "or let labctl up do it"
+    )
+    failing = doctor.Row(
+        "raspi002", "MetalLB pool vs node addresses", doctor.FAIL, "cmdline lacks them", long_hint
+    )
+    for width, detail_under in ((80, True), (160, False)):
+        console = Console(record=True, width=width, color_system=None)
+        doctor.render(console, doctor.DoctorReport([PASSING, failing], inventory="/x/hosts.yml"))
+        lines = console.export_text().splitlines()
+        assert lines[0].startswith("labctl doctor: /x/hosts.yml"), lines
+        assert all(len(ln) <= width for ln in lines), lines
+        hint_at = next(i for i, ln in enumerate(lines) if "→ " in ln)
+        assert lines[hint_at].startswith("    → add cgroup_memory=1 cgroup_enable=memory"), lines
+        row = next(ln for ln in lines if ln.startswith("raspi002"))
+        assert ("cmdline lacks them" in row) is not detail_under, lines
+        if detail_under:
+            assert lines[hint_at - 1].rstrip() == "    cmdline lacks them", lines
 
 
 # --- the real CLI, hosts that do not answer ----------------------------------------------

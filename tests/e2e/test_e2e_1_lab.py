@@ -14,6 +14,7 @@ import re
 import stat
 import time
 
+import clirun
 import pytest
 from e2e_support import RealLab, all_text_under, changed_tasks, report, run_dirs, wait_for
 from standins import add_host
@@ -131,6 +132,23 @@ def test_cluster_dns_answers_from_the_master(real_lab: RealLab):
 def test_kubeconfig_is_private(real_lab: RealLab):
     mode = stat.S_IMODE(real_lab.kubeconfig.stat().st_mode)
     assert mode == 0o600, oct(mode)
+
+
+def test_the_merged_kubeconfig_reaches_the_lab_by_its_context(real_lab: RealLab, tmp_path):
+    from kubernetes import client, config
+
+    home = tmp_path / "home"
+    env = {**real_lab.standins.env(), "HOME": str(home)}
+    proc = clirun.run("kubeconfig", "--merge", "--json", env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    merged = json.loads(proc.stdout)
+    target = home / ".kube" / "config"
+    assert merged["merged_into"] == str(target) and stat.S_IMODE(target.stat().st_mode) == 0o600
+    for value in real_lab.secret_values():
+        assert value not in proc.stdout + proc.stderr
+    api = config.new_client_from_config(str(target), context=merged["context"])
+    names = {n.metadata.name for n in client.CoreV1Api(api).list_node().items}
+    assert names >= set(NODES), names
 
 
 def test_no_secret_in_output_or_artifacts(real_lab: RealLab):
