@@ -296,3 +296,41 @@ def test_image_pull_check_stops_before_any_cluster_task(
     assert "TASK [metallb : Apply" not in result.stdout
     assert "TASK [ingress_nginx : Apply" not in result.stdout
     assert "TASK [ingress_nginx : Look for" not in result.stdout
+
+
+PINNED_CHECK = """---
+- name: The pinned-image check of image_check, on this machine
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Check a manifest against its pin
+      ansible.builtin.include_role:
+        name: image_check
+        tasks_from: pinned
+      vars:
+        image_check_objects:
+          - kind: Deployment
+            spec:
+              template:
+                spec:
+                  containers:
+                    - {name: c, image: "quay.io/metallb/controller:v0.16.1"}
+                    - {name: s, image: "{image}"}
+        image_check_images: ["quay.io/metallb/controller:v0.16.1"]
+        image_check_what: MetalLB 0.16.1
+        image_check_pin: metallb_releases[0.16.1].images
+"""
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_a_manifest_image_the_pin_does_not_list_stops_the_run(tmp_path, listed):
+    image = "quay.io/metallb/controller:v0.16.1" if listed else "quay.io/metallb/rogue:v1"
+    book = tmp_path / "pinned.yml"
+    book.write_text(PINNED_CHECK.replace("{image}", image))
+    proc = play(tmp_path, book)
+    if listed:
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        return
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "the pinned MetalLB 0.16.1 manifest runs quay.io/metallb/rogue:v1" in proc.stdout
+    assert "metallb_releases[0.16.1].images does not list" in proc.stdout
