@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,32 @@ from labctl.errors import UsageError
 from labctl.inventory_read import Problem
 
 NODEPORT_RANGE = range(30000, 32768)
+DNS_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+MIN_SUBNET_PREFIX = 8
+# SSH settings an inventory may not hold: they switch host-key checking off, swap the
+# known_hosts files labctl pins, or name a program for ssh to run on the laptop.
+REFUSED_SETTINGS = frozenset(
+    {
+        "ansible_host_key_checking",
+        "ansible_ssh_host_key_checking",
+        "ansible_ssh_executable",
+        "ansible_scp_executable",
+        "ansible_sftp_executable",
+        "ansible_ssh_args",
+    }
+)
+SSH_OPTION_SETTINGS = (
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_scp_extra_args",
+    "ansible_sftp_extra_args",
+)
+REFUSED_SSH_OPTIONS = re.compile(
+    r"StrictHostKeyChecking|UserKnownHostsFile|GlobalKnownHostsFile|KnownHostsCommand|"
+    r"ProxyCommand|LocalCommand|PermitLocalCommand|RemoteCommand|Match|Include|"
+    r"(^|\s)-F(\s|$)",
+    re.IGNORECASE,
+)
 # Settings that ship with labctl in playbooks/group_vars/all.yml. Ansible lets those beat
 # `all: vars:` of an inventory, so a value put there would be silently ignored.
 PROJECT_DEFAULTS_FILE = Path("playbooks") / "group_vars" / "all.yml"
@@ -122,8 +149,17 @@ def _differ(one: Path, other: Path) -> bool:
 
 
 def _existing(path: Path, source: str) -> Path:
-    if not (path.is_file() or path.is_dir()):
+    try:
+        exists = path.exists()
+    except OSError as exc:  # a name too long, a folder that cannot be searched
+        raise UsageError(f"{path}: cannot use this inventory path ({exc.strerror})") from None
+    if not exists:
         raise UsageError(f"{path}: inventory not found (from {source}): check the path")
+    if not (path.is_file() or path.is_dir()):
+        raise UsageError(
+            f"{path}: the inventory must be a file or a folder of files, not a device or "
+            f"a pipe (from {source})"
+        )
     return path
 
 
@@ -164,6 +200,7 @@ class _Rules:
         names = self.groups()
         lab_vars = self.parsed.vars_of("all", "lab")
         self.check_all_vars()
+        self.check_data(lab_vars)
         self.check_settings(lab_vars)
         subnet = self.subnet(lab_vars)
         hosts = self.hosts(names, subnet)
@@ -211,6 +248,27 @@ class _Rules:
                     "labctl's own default wins over `all: vars:`; move it under `lab: vars:`",
                 )
 
+    def check_data(self, lab_vars: Mapping[str, Any]) -> None:
+        """The inventory is data: no templates, nothing that weakens SSH or names a program."""
+        if "ansible_python_interpreter" in self.parsed.group_vars.get("all", {}):
+            self.fail(
+                "all.vars.ansible_python_interpreter",
+                "in `all` it also reaches the laptop's own Ansible: set it under `lab: vars:`",
+            )
+        for where, name, value in self.settings(lab_vars):
+            problem = unsafe_setting(name, value)
+            if problem:
+                self.fail(where, problem)
+
+    def settings(self, lab_vars: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+        """Every setting once: the lab's, then each host's own (where it differs)."""
+        for name, value in lab_vars.items():
+            yield f"lab.vars.{name}", name, value
+        for host, hvars in self.parsed.host_vars.items():
+            for name, value in hvars.items():
+                if name not in lab_vars or lab_vars[name] != value:
+                    yield f"{host}.{name}", name, value
+
     def check_settings(self, lab_vars: Mapping[str, Any]) -> None:
         """A setting one typo away from a known one is a problem, for the lab and each host."""
         if not self.known:
@@ -241,7 +299,7 @@ class _Rules:
             self.fail(key, f"must be a CIDR string like 192.168.3.0/24, not {raw!r}")
             return None
         try:
-            return ipaddress.IPv4Network(raw, strict=True)
+            net = ipaddress.IPv4Network(raw, strict=True)
         except ValueError as exc:
             hint = ""
             try:
@@ -251,6 +309,14 @@ class _Rules:
                 pass
             self.fail(key, f"invalid CIDR {raw!r} ({exc}){hint}")
             return None
+        if net.prefixlen < MIN_SUBNET_PREFIX:
+            self.fail(
+                key,
+                f"{net} is wider than a LAN (/{MIN_SUBNET_PREFIX} at most): the NFS export and "
+                "the LoadBalancer's source range follow it; give the Pis' own network",
+            )
+            return None
+        return net
 
     def hosts(self, names: list[str], subnet: ipaddress.IPv4Network | None) -> dict[str, Host]:
         hosts: dict[str, Host] = {}
@@ -258,6 +324,12 @@ class _Rules:
         for name in names:
             key = f"{name}.ansible_host"
             hvars = self.parsed.host_vars.get(name, {})
+            if not DNS_LABEL.fullmatch(name):
+                self.fail(
+                    name,
+                    "a host name must be a DNS label (letters, digits and inner hyphens, at "
+                    "most 63): it becomes the Pi's hostname and its Kubernetes node name",
+                )
             port = hvars.get("ansible_port")
             if port is not None and (
                 isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536
@@ -272,6 +344,9 @@ class _Rules:
             except ValueError:
                 self.fail(key, f"{raw!r} is not an IPv4 address: use the Pi's fixed address")
                 continue
+            unusable = _unusable(address, subnet)
+            if unusable:
+                self.fail(key, f"{address} is {unusable}: give the Pi's own fixed address")
             if address in owners:
                 self.fail(key, f"{address} is also {owners[address]}'s: addresses must differ")
             if subnet is not None and address not in subnet:
@@ -298,6 +373,8 @@ class _Rules:
         nets: list[ipaddress.IPv4Network] = []
         for entry in raw:
             entry_nets = self.pool_entry(str(entry), key)
+            if any(a.overlaps(b) for a in entry_nets for b in nets):
+                self.fail(key, f"{entry} overlaps another range of the pool: MetalLB refuses it")
             if not all(net.subnet_of(subnet) for net in entry_nets):
                 self.fail(
                     key, f"{entry} lies outside lab_subnet {subnet}: pick free addresses in the lab"
@@ -350,6 +427,46 @@ class _Rules:
                     f"lab.vars.{name}",
                     f"{value} is outside the NodePort range 30000-32767: pick a port in it",
                 )
+
+
+def unsafe_setting(name: str, value: Any) -> str | None:
+    """Why this inventory setting is refused, or None. Nothing in an inventory may run on the
+    laptop or loosen SSH: a Jinja template would be evaluated by labctl's own Ansible."""
+    if _templated(value):
+        return (
+            "holds a Jinja template ({{ }} or {% %}), which Ansible would evaluate on the "
+            "laptop: write the value itself"
+        )
+    if name in REFUSED_SETTINGS:
+        return "labctl keeps host-key checking on and runs the system's ssh: remove this setting"
+    if name in SSH_OPTION_SETTINGS and REFUSED_SSH_OPTIONS.search(str(value)):
+        return (
+            "sets an SSH option that turns host-key checking or known_hosts off or runs a "
+            "program: labctl pins those (`labctl trust` remembers the keys); remove it"
+        )
+    return None
+
+
+def _templated(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value or "{#" in value
+    if isinstance(value, Mapping):
+        return any(_templated(k) or _templated(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_templated(v) for v in value)
+    return False
+
+
+def _unusable(address: ipaddress.IPv4Address, subnet: ipaddress.IPv4Network | None) -> str:
+    """Why an address cannot be a Pi's, or ''."""
+    if address.is_unspecified or address.is_multicast or address.is_reserved:
+        return "not a host address (unspecified, multicast or reserved)"
+    if subnet is not None and subnet.prefixlen <= 30 and address in subnet:
+        if address == subnet.network_address:
+            return f"the network address of {subnet}"
+        if address == subnet.broadcast_address:
+            return f"the broadcast address of {subnet}"
+    return ""
 
 
 def nodeport_settings(lab_vars: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:

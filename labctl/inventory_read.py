@@ -89,13 +89,16 @@ def _is_yaml(path: Path) -> bool:
 
 def _lint(path: Path, in_folder: bool) -> list[Problem]:
     """The structure of a YAML inventory file; an INI file is left to Ansible's parser."""
-    if not _is_yaml(path):
-        return []
     label = path.name if in_folder else ""
     try:
+        if not _is_yaml(path):  # Ansible's ini plugin reads it; only its size and kind here
+            yamlfile.check_file(path, "inventory", "check the file")
+            return []
         data = yamlfile.read(path, "inventory", "check the file")
     except UsageError as exc:  # the YAML syntax error, with its line
         where, _, message = str(exc).partition(": ")
+        if where != str(path) and not where.startswith(f"{path}:"):  # a path with ": " in it
+            where, message = str(path), str(exc).removeprefix(f"{path}: ")
         line = where.removeprefix(str(path)).lstrip(":")
         at = f"line {line}" if line else ""
         return [Problem(": ".join(x for x in (label, at) if x), message)]

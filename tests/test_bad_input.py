@@ -168,6 +168,82 @@ CASES = [
         ["ingress_controller", "'nginx'", "ingress-nginx or traefik"],
     ),
     (
+        "jinja-in-a-value",
+        variant(
+            "        lab_subnet:",
+            "        ansible_user: \"{{ lookup('pipe', 'id') }}\"\n        lab_subnet:",
+        ),
+        ["lab.vars.ansible_user", "Jinja template", "write the value itself"],
+    ),
+    (
+        "jinja-in-a-host-value",
+        variant(
+            "raspi003: {ansible_host: 127.77.9.13}",
+            "raspi003: {ansible_host: 127.77.9.13, ansible_user: \"{{ lookup('env', 'USER') }}\"}",
+        ),
+        ["raspi003.ansible_user", "Jinja template"],
+    ),
+    (
+        "host-key-checking-off",
+        variant(
+            "raspi003: {ansible_host: 127.77.9.13}",
+            "raspi003: {ansible_host: 127.77.9.13, ansible_host_key_checking: false}",
+        ),
+        ["raspi003.ansible_host_key_checking", "host-key checking on"],
+    ),
+    (
+        "ssh-option-turning-checking-off",
+        variant(
+            "        lab_subnet:",
+            "        ansible_ssh_common_args: '-o StrictHostKeyChecking=no'\n        lab_subnet:",
+        ),
+        ["lab.vars.ansible_ssh_common_args", "SSH option"],
+    ),
+    (
+        "ssh-proxy-command",
+        variant(
+            "        lab_subnet:",
+            "        ansible_ssh_extra_args: '-oProxyCommand=touch /tmp/x'\n        lab_subnet:",
+        ),
+        ["lab.vars.ansible_ssh_extra_args", "runs a program"],
+    ),
+    (
+        "interpreter-in-all-vars",
+        GOOD.replace(
+            "all:\n  children:",
+            "all:\n  vars:\n    ansible_python_interpreter: /tmp/x\n  children:",
+        ),
+        ["all.vars.ansible_python_interpreter", "lab: vars:"],
+    ),
+    (
+        "host-name-not-a-dns-label",
+        variant("raspi003: {ansible_host: 127.77.9.13}", "raspi_003: {ansible_host: 127.77.9.13}"),
+        ["raspi_003", "DNS label"],
+    ),
+    (
+        "broadcast-node-address",
+        variant("raspi003: {ansible_host: 127.77.9.13}", "raspi003: {ansible_host: 127.77.9.255}"),
+        ["raspi003.ansible_host", "broadcast address of 127.77.9.0/24"],
+    ),
+    (
+        "subnet-wider-than-a-lan",
+        variant("lab_subnet: 127.77.9.0/24", "lab_subnet: 0.0.0.0/0"),
+        ["lab_subnet", "wider than a LAN"],
+    ),
+    (
+        "overlapping-pool-ranges",
+        variant("[127.77.9.100-127.77.9.200]", "[127.77.9.100-127.77.9.200, 127.77.9.144/28]"),
+        ["metallb_addresses", "127.77.9.144/28 overlaps", "MetalLB refuses"],
+    ),
+    (
+        "duplicate-key",
+        variant(
+            "        lab_subnet: 127.77.9.0/24\n",
+            "        lab_subnet: 127.77.9.0/24\n        lab_subnet: 127.77.8.0/24\n",
+        ),
+        ["duplicate key 'lab_subnet'"],
+    ),
+    (
         "two-nfs-nodes",
         variant(
             "nfspi: {ansible_host: 127.77.9.20}",

@@ -192,3 +192,43 @@ def test_an_executable_inventory_is_never_run(tmp_path, env):
     (line,) = problem_lines(proc)
     assert str(script) in line and "INI inventory" in line, line
     assert not marker.exists(), "the inventory script ran on the laptop"
+
+
+def test_a_lookup_in_the_inventory_never_runs_not_even_for_render(tmp_path, env):
+    marker = tmp_path / "ran"
+    bad = tmp_path / "hosts.yml"
+    bad.write_text(
+        variant(
+            "        lab_subnet:",
+            f"        ansible_user: \"{{{{ lookup('pipe', 'touch {marker}') }}}}\"\n"
+            "        lab_subnet:",
+        )
+    )
+    for args in (["render", "nodeport", "-i", str(bad)], ["doctor", "-i", str(bad)]):
+        proc = clirun.run(*args, env=env, cwd=tmp_path, timeout=60)
+        assert proc.returncode == 2, (args, proc.stderr)
+        (line,) = problem_lines(proc)
+        assert "lab.vars.ansible_user" in line and "Jinja template" in line, line
+        assert not marker.exists(), f"{args[0]}: the lookup ran on the laptop"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "too-big", "alias-bomb"])
+def test_hostile_files_are_refused_in_one_line(tmp_path, env, kind):
+    import os
+
+    path = tmp_path / "hosts.yml"
+    if kind == "fifo":
+        os.mkfifo(path)
+        words = ["not a device or a pipe"]
+    elif kind == "too-big":
+        path.write_text(GOOD + "#" * (1024 * 1024) + "\n")
+        words = ["over labctl's 1 MiB limit"]
+    else:
+        lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+        lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 60)]
+        path.write_text("\n".join(lines) + "\n")
+        words = ["more than 100 aliases"]
+    proc = status(env, tmp_path, "-i", str(path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    (line,) = problem_lines(proc)
+    assert str(path) in line and all(w in line for w in words), line
