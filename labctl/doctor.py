@@ -16,10 +16,9 @@ import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labctl.inventory import NODEPORT_RANGE, nodeport_settings
+from labctl.inventory import effective_nodeports, role_defaults
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -106,20 +105,7 @@ def _pool_size(pool: Iterable[ipaddress.IPv4Network]) -> int:
 
 
 def check_pool_vs_nodes(inv: Inventory) -> Row:
-    inside = [
-        f"{h.address} ({h.name})"
-        for h in inv.hosts.values()
-        if any(h.address in net for net in inv.pool)
-    ]
-    if inside:
-        return Row(
-            INVENTORY_HOST,
-            "MetalLB pool vs node addresses",
-            FAIL,
-            f"pool {_pool_text(inv)} contains {', '.join(inside)}",
-            "MetalLB would hand a node's address to a Service: shrink metallb_addresses so "
-            "it holds only free addresses",
-        )
+    """inventory.load refused a pool holding a node's address; this row shows the pool."""
     return Row(
         INVENTORY_HOST,
         "MetalLB pool vs node addresses",
@@ -129,17 +115,7 @@ def check_pool_vs_nodes(inv: Inventory) -> Row:
 
 
 def check_pool_in_subnet(inv: Inventory) -> Row:
-    name = "MetalLB pool in lab subnet"
-    outside = [str(net) for net in inv.pool if not net.subnet_of(inv.subnet)]
-    if outside:
-        return Row(
-            INVENTORY_HOST,
-            name,
-            FAIL,
-            f"{', '.join(outside)} outside lab_subnet {inv.subnet}",
-            "MetalLB layer 2 answers ARP only on the nodes' own segment: pick free "
-            f"addresses inside {inv.subnet}",
-        )
+    name = "MetalLB pool in lab subnet"  # inventory.load refused a pool outside the subnet
     edges = [
         str(a)
         for a in (inv.subnet.network_address, inv.subnet.broadcast_address)
@@ -157,62 +133,15 @@ def check_pool_in_subnet(inv: Inventory) -> Row:
     return Row(INVENTORY_HOST, name, PASS, f"inside {inv.subnet}")
 
 
-def role_defaults(root: Path) -> dict[str, Any]:
-    """Plain values from every role's defaults/main.yml (templated strings are left out)."""
-    from labctl import yamlfile
-
-    values: dict[str, Any] = {}
-    for path in sorted(root.glob("roles/*/defaults/main.yml")):
-        values.update(
-            (str(k), v)
-            for k, v in yamlfile.shipped_mapping(path).items()
-            if not (isinstance(v, str) and "{{" in v)
-        )
-    return values
-
-
 def check_nodeports(inv: Inventory, defaults: Mapping[str, Any]) -> Row:
-    from labctl import addons
-
-    name = "nodePorts in range"
-    effective = {**dict(nodeport_settings(defaults)), **dict(nodeport_settings(inv.lab_vars))}
-    # only one ingress controller is installed: the other's ports (the same ones) are unused
-    unused = tuple(f"{a.role}_" for a in set(addons.ADDONS) - set(addons.chosen(inv.lab_vars)))
-    effective = {k: v for k, v in effective.items() if not k.startswith(unused)}
-    bad = [
-        f"{k}={v!r}"
-        for k, v in sorted(effective.items())
-        if isinstance(v, bool) or not isinstance(v, int) or v not in NODEPORT_RANGE
-    ]
-    if bad:
-        return Row(
-            INVENTORY_HOST,
-            name,
-            FAIL,
-            f"outside 30000-32767: {', '.join(bad)}",
-            "kube-apiserver only hands out nodePorts in 30000-32767: pick ports in it",
-        )
-    owners: dict[int, list[str]] = {}
-    for key, port in effective.items():
-        owners.setdefault(port, []).append(key)
-    shared = [
-        f"{port} ({' and '.join(sorted(keys))})"
-        for port, keys in sorted(owners.items())
-        if len(keys) > 1
-    ]
-    if shared:
-        return Row(
-            INVENTORY_HOST,
-            name,
-            FAIL,
-            f"used twice: {', '.join(shared)}",
-            "two Services cannot share a nodePort: give each setting its own port",
-        )
+    """The nodePorts the lab will use; inventory.load already refused any out of range or
+    used twice, so this row lists them."""
+    effective = effective_nodeports(inv.lab_vars, defaults)
     listed = ", ".join(
         f"{k.removesuffix('_node_port').removesuffix('_nodeport')} {v}"
         for k, v in sorted(effective.items(), key=lambda kv: kv[1])
     )
-    return Row(INVENTORY_HOST, name, PASS, listed or "no nodePort settings")
+    return Row(INVENTORY_HOST, "nodePorts in range", PASS, listed or "no nodePort settings")
 
 
 def check_lb_address(inv: Inventory, defaults: Mapping[str, Any]) -> Row:

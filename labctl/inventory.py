@@ -419,13 +419,28 @@ class _Rules:
             self.fail("lab.vars.ingress_controller", problem)
 
     def check_nodeports(self, lab_vars: Mapping[str, Any]) -> None:
+        valid = True
         for name, value in nodeport_settings(lab_vars):
             if not isinstance(value, int) or isinstance(value, bool):
                 self.fail(f"lab.vars.{name}", f"must be a whole number, not {value!r}")
+                valid = False
             elif value not in NODEPORT_RANGE:
                 self.fail(
                     f"lab.vars.{name}",
                     f"{value} is outside the NodePort range 30000-32767: pick a port in it",
+                )
+                valid = False
+        if not valid:
+            return
+        owners: dict[Any, list[str]] = {}
+        for key, port in effective_nodeports(lab_vars).items():
+            owners.setdefault(port, []).append(key)
+        for port, keys in sorted(owners.items()):
+            if len(keys) > 1:
+                self.fail(
+                    "lab.vars",
+                    f"nodePort {port} is used by {' and '.join(sorted(keys))}: two Services "
+                    "cannot share a nodePort, give each setting its own port",
                 )
 
 
@@ -484,6 +499,32 @@ def _likely_network(raw: str, loose: ipaddress.IPv4Network) -> str:
         octets.pop()
     guess = ipaddress.IPv4Network(f"{address}/{8 * len(octets)}", strict=False)
     return str(guess) if guess.network_address == ipaddress.IPv4Address(address) else str(loose)
+
+
+def role_defaults(root: Path) -> dict[str, Any]:
+    """Plain values from every role's defaults/main.yml (templated strings are left out)."""
+    values: dict[str, Any] = {}
+    for path in sorted(root.glob("roles/*/defaults/main.yml")):
+        values.update(
+            (str(k), v)
+            for k, v in yamlfile.shipped_mapping(path).items()
+            if not (isinstance(v, str) and "{{" in v)
+        )
+    return values
+
+
+def effective_nodeports(
+    lab_vars: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every nodePort setting the lab uses: the roles' defaults, then the inventory's, without
+    the ingress controller that is not chosen (both default to 30090)."""
+    from labctl import addons
+
+    if defaults is None:
+        defaults = role_defaults(paths.ansible_root())
+    effective = {**dict(nodeport_settings(defaults)), **dict(nodeport_settings(lab_vars))}
+    unused = tuple(f"{a.role}_" for a in set(addons.ADDONS) - set(addons.chosen(lab_vars)))
+    return {k: v for k, v in effective.items() if not k.startswith(unused)}
 
 
 def _project_defaults() -> frozenset[str]:

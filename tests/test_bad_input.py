@@ -244,6 +244,14 @@ CASES = [
         ["duplicate key 'lab_subnet'"],
     ),
     (
+        "nodeport-collision",
+        variant(
+            "        lab_subnet:",
+            "        service_demo_nodeport_node_port: 30090\n        lab_subnet:",
+        ),
+        ["nodePort 30090", "ingress_nginx_http_nodeport", "its own port"],
+    ),
+    (
         "two-nfs-nodes",
         variant(
             "nfspi: {ansible_host: 127.77.9.20}",

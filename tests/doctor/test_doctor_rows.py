@@ -4,7 +4,6 @@ that do not answer (loopback addresses on a port where nothing listens)."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import subprocess
 import sys
@@ -54,12 +53,6 @@ def by_check(rows: list[doctor.Row]) -> dict[str, doctor.Row]:
     return {r.check: r for r in rows}
 
 
-def with_pool(inv: inventory.Inventory, *nets: str) -> inventory.Inventory:
-    """The same inventory with another pool: what load() would refuse, to drive the checks."""
-    pool = tuple(ipaddress.IPv4Network(n) for n in nets)
-    return inventory.Inventory(inv.path, inv.hosts, inv.lab_vars, inv.subnet, pool)
-
-
 # --- offline rows -------------------------------------------------------------------------
 
 
@@ -73,43 +66,31 @@ def test_valid_inventory_gives_passing_offline_rows(tmp_path):
     assert all(r.host == doctor.INVENTORY_HOST for r in rows.values())
 
 
-def test_pool_holding_a_node_address_fails(tmp_path):
-    inv = with_pool(load(write_inventory(tmp_path / "hosts.yml")), "10.77.9.8/30")
-    row = by_check(doctor.offline_rows(inv, DEFAULTS))["MetalLB pool vs node addresses"]
-    assert row.status == "FAIL"
-    assert row.detail == "pool 10.77.9.8-10.77.9.11 contains 10.77.9.11 (raspi001)"
-    assert "metallb_addresses" in row.hint
-
-
-def test_pool_outside_the_subnet_fails(tmp_path):
-    inv = with_pool(load(write_inventory(tmp_path / "hosts.yml")), "10.77.10.0/28")
-    row = by_check(doctor.offline_rows(inv, DEFAULTS))["MetalLB pool in lab subnet"]
-    assert row.status == "FAIL"
-    assert "10.77.10.0/28 outside lab_subnet 10.77.9.0/24" in row.detail
-    assert "ARP" in row.hint
+def test_pool_rules_that_doctor_showed_are_refused_by_load_itself(tmp_path):
+    # one home: a pool holding a node or leaving the subnet never reaches doctor's rows
+    for pool, words in (
+        (["10.77.9.8/30"], "10.77.9.11 (raspi001) inside the MetalLB pool"),
+        (["10.77.10.0/28"], "10.77.10.0/28 lies outside lab_subnet 10.77.9.0/24"),
+    ):
+        with pytest.raises(inventory.InventoryError) as info:
+            load(write_inventory(tmp_path / "hosts.yml", metallb_addresses=pool))
+        assert words in str(info.value), info.value
 
 
 def test_pool_covering_the_broadcast_address_warns(tmp_path):
-    inv = with_pool(load(write_inventory(tmp_path / "hosts.yml")), "10.77.9.240/28")
+    inv = load(write_inventory(tmp_path / "hosts.yml", metallb_addresses=["10.77.9.240/28"]))
     row = by_check(doctor.offline_rows(inv, DEFAULTS))["MetalLB pool in lab subnet"]
     assert row.status == "WARN" and "10.77.9.255" in row.detail
 
 
-def test_nodeport_override_colliding_with_another_default_fails(tmp_path):
-    # load() accepts it (30082 is in range); only doctor sees the collision with the LB demo
-    inv = load(write_inventory(tmp_path / "hosts.yml", service_demo_nodeport_node_port=30082))
-    row = by_check(doctor.offline_rows(inv, DEFAULTS))["nodePorts in range"]
-    assert row.status == "FAIL"
-    assert "30082 (service_demo_lb_node_port and service_demo_nodeport_node_port)" in row.detail
-
-
-def test_nodeport_out_of_range_fails():
-    inv = inventory.Inventory(
-        Path("x"), {}, {"service_demo_nodeport_node_port": 8080},
-        ipaddress.IPv4Network("10.77.9.0/24"), (ipaddress.IPv4Network("10.77.9.128/28"),),
-    )  # fmt: skip
-    row = by_check(doctor.offline_rows(inv, DEFAULTS))["nodePorts in range"]
-    assert row.status == "FAIL" and "service_demo_nodeport_node_port=8080" in row.detail
+def test_nodeport_override_colliding_with_another_default_is_refused_by_load(tmp_path):
+    # doctor, up, demo and render all load the inventory first: one rule, one home
+    with pytest.raises(inventory.InventoryError) as info:
+        load(write_inventory(tmp_path / "hosts.yml", service_demo_nodeport_node_port=30082))
+    assert (
+        "nodePort 30082 is used by service_demo_lb_node_port and service_demo_nodeport_node_port"
+        in str(info.value)
+    )
 
 
 def test_lb_demo_address_follows_the_pool_unless_set_outside_it(tmp_path):
@@ -309,14 +290,15 @@ def test_the_shipped_defaults_share_no_nodeport_with_either_ingress_controller(
     assert f"{chosen}_http 30090" in row.detail, row.detail
 
 
-def test_a_demo_nodeport_on_the_chosen_controllers_port_fails(tmp_path):
-    inv = load(
-        write_inventory(
-            tmp_path / "hosts.yml",
-            ingress_controller="traefik",
-            service_demo_nodeport_node_port=30090,
+def test_a_demo_nodeport_on_the_chosen_controllers_port_is_refused(tmp_path):
+    with pytest.raises(inventory.InventoryError) as info:
+        load(
+            write_inventory(
+                tmp_path / "hosts.yml",
+                ingress_controller="traefik",
+                service_demo_nodeport_node_port=30090,
+            )
         )
+    assert "30090 is used by service_demo_nodeport_node_port and traefik_http_nodeport" in str(
+        info.value
     )
-    row = by_check(doctor.offline_rows(inv))["nodePorts in range"]
-    assert row.status == "FAIL"
-    assert "30090 (service_demo_nodeport_node_port and traefik_http_nodeport)" in row.detail
