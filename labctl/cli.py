@@ -119,6 +119,11 @@ def parse_parts(only: str | None) -> tuple[str, ...]:
             f"--only is empty: name the parts to run, from {','.join(UP_PARTS)} "
             "(or leave --only out to run them all)"
         )
+    if len(parts) != len(only.split(",")):
+        raise UsageError(
+            f"--only {only!r} has an empty part: write the parts with single commas, "
+            f"from {','.join(UP_PARTS)}"
+        )
     unknown = [p for p in parts if p not in UP_PARTS]
     if unknown:
         raise UsageError(

@@ -6,7 +6,6 @@ printed; every file written here is mode 0600, and a merge keeps a 0600 backup.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from labctl import paths
+from labctl import atomicfile, paths
 from labctl.errors import LabctlError, UsageError
 
 CONTEXT_PREFIX = "labctl-"
@@ -77,7 +76,7 @@ def merge(source: Path, target: Path) -> Merged:
         ]
         merged[section].append(entry)
     backup = _backup(target) if target.is_file() else None
-    _write_private(target, yaml.safe_dump(merged, sort_keys=False))
+    atomicfile.write(target, yaml.safe_dump(merged, sort_keys=False))
     return Merged(target, name, backup, replaced)
 
 
@@ -108,15 +107,5 @@ def _only(config: dict[str, Any], section: str, path: Path) -> dict[str, Any]:
 
 def _backup(target: Path) -> Path:
     backup = target.with_name(f"{target.name}.labctl-backup-{time.strftime('%Y%m%d-%H%M%S')}")
-    _write_private(backup, target.read_text(encoding="utf-8"))
+    atomicfile.write(backup, target.read_text(encoding="utf-8"))
     return backup
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.labctl-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import re
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import addons as addons_table
+from labctl import atomicfile
 from labctl.errors import LabctlError, UsageError
 
 Obj = dict[str, Any]
@@ -121,20 +120,8 @@ def fetch(url: str, sha256: str, *, cache_dir: Path | None = None, timeout: floa
             "the upstream file changed or was tampered with: review it and update the pin"
         )
     if cached is not None:
-        _write_atomic(cached, data)
+        atomicfile.write(cached, data, mode=0o644)
     return data
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def parse(text: str | bytes) -> list[Obj]:

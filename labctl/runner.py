@@ -22,10 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from labctl import inventory_read, paths
+from labctl import atomicfile, inventory_read, paths
 from labctl.errors import UsageError
 
 HOST_KEY_CHANGED = "REMOTE HOST IDENTIFICATION HAS CHANGED"
+#: environment names kept out of a run's recorded command, whatever their prefix: a word
+#: TOKEN, PASSWORD, SECRET ... or a name ending in KEY (ANSIBLE_HOST_KEY_CHECKING stays)
+SECRET_NAME = re.compile(
+    r"(^|_)(TOKEN|PASS|PASSWD|PASSWORD|SECRET|CREDENTIALS?|AUTH)(_|$)|KEY$", re.IGNORECASE
+)
 HOST_KEY_UNVERIFIED = "Host key verification failed"
 
 
@@ -192,9 +197,7 @@ def prune_runs(keep: int) -> list[Path]:
 
 
 def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomicfile.write(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 class _Collector:
@@ -232,7 +235,11 @@ def _drop_environment(command_file: Path) -> None:
     except (OSError, ValueError):
         return
     if isinstance(recorded, dict) and "env" in recorded:
-        recorded["env"] = {k: v for k, v in recorded["env"].items() if k.startswith("ANSIBLE_")}
+        recorded["env"] = {
+            k: v
+            for k, v in recorded["env"].items()
+            if k.startswith("ANSIBLE_") and not SECRET_NAME.search(k)
+        }
         _write_json_atomic(command_file, recorded)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from labctl import paths
+from labctl import atomicfile, paths
 from labctl.errors import UsageError
 
 
@@ -19,8 +18,5 @@ def write_inventory(directory: Path | None, force: bool) -> tuple[Path, bool]:
     target = (directory / "hosts.yml") if directory else paths.init_inventory()
     if target.exists() and not force:
         raise UsageError(f"{target} already exists: edit it, or pass --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(chapter_inventory(), encoding="utf-8")
-    os.replace(tmp, target)
+    atomicfile.write(target, chapter_inventory(), mode=0o644)
     return target, target == paths.init_inventory()

@@ -6,7 +6,6 @@ known_hosts (``paths.known_hosts()``), which every run hands to SSH.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -14,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from labctl import paths
+from labctl import atomicfile, paths
 from labctl.errors import HostKeyError, LabctlError
 from labctl.inventory import Host
 
@@ -136,8 +135,4 @@ def remember(keys: Iterable[ScannedKey], known_hosts: Path | None = None) -> Non
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     existing = target.read_text(encoding="utf-8") if target.is_file() else ""
     lines = existing.splitlines() + [k.entry for k in keys if k.entry not in existing]
-    tmp = target.with_name(f".{target.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(tmp, target)
+    atomicfile.write(target, "\n".join(lines) + "\n")

@@ -337,6 +337,15 @@ def test_an_empty_only_runs_nothing_and_says_so(tmp_path, clean_env, only):
     assert_one_clear_line(proc, ["--only", "empty", "prepare,nfs,cluster,addons"])
 
 
+@pytest.mark.parametrize("only", ["prepare,,nfs", "prepare,", ",cluster"])
+def test_an_empty_part_of_only_is_refused(tmp_path, clean_env, only):
+    good = tmp_path / "hosts.yml"
+    good.write_text(GOOD)
+    proc, _ = labctl(["up", "-i", str(good), "--only", only], clean_env, tmp_path)
+    assert_one_clear_line(proc, ["--only", "empty part", "single commas"])
+    assert not (tmp_path / "state" / "labctl" / "runs").exists()
+
+
 def test_missing_inventory_file(tmp_path, clean_env):
     proc, _ = labctl(["up", "-i", str(tmp_path / "nope.yml")], clean_env, tmp_path)
     assert_one_clear_line(proc, ["nope.yml", "not found"])

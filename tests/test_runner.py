@@ -116,3 +116,14 @@ def test_a_failure_on_the_laptop_is_blamed_on_the_laptop_once(tmp_path):
     assert len(lines) == 1, lines
     assert lines[0].startswith("FAILED on this laptop (for raspi00"), lines
     assert "Ask the API" in lines[0] and "refused the connection" in lines[0]
+
+
+def test_the_recorded_command_keeps_no_secret_looking_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", "/home/me/.vault-pass")
+    monkeypatch.setenv("ANSIBLE_GALAXY_TOKEN", "ghp-secret-token")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-other-secret")
+    result = play(tmp_path, rescue=True)
+    text = (result.artifacts / "command").read_text()
+    for secret in ("/home/me/.vault-pass", "ghp-secret-token", "ghp-other-secret"):
+        assert secret not in text
+    assert "ANSIBLE_HOST_KEY_CHECKING" in text  # labctl's own settings stay on record
