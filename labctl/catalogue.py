@@ -9,6 +9,7 @@ Everything is checked here, before any host is touched; problems are UsageError 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,29 @@ def resolve_path(explicit: Path | None = None) -> Path:
     return default_path()
 
 
+DEMO_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+# lookup(), query() and q() run on the laptop while Ansible templates: a catalogue is data
+_LOOKUP_CALL = re.compile(r"(\{\{|\{%)[^}]*\b(lookup|query|q)\s*\(", re.DOTALL)
+NO_LOOKUPS = (
+    "calls lookup(), query() or q(), which would run on the laptop: a catalogue may only "
+    "template values (the lookups: key reads the cluster for you)"
+)
+
+
+def _calls_a_lookup(text: str) -> bool:
+    return bool(_LOOKUP_CALL.search(text))
+
+
+def _template_file(name: str, where: Path) -> Path | None:
+    """The template ``name`` next to the catalogue or in the role, never outside them."""
+    for folder in (where.parent, role_templates()):
+        base = folder.resolve()
+        candidate = (base / name).resolve()
+        if candidate.is_relative_to(base) and candidate.is_file():
+            return candidate
+    return None
+
+
 def load(path: Path | None = None) -> Catalogue:
     """Read and validate a catalogue, or raise UsageError naming the problem and the fix."""
     where = resolve_path(path)
@@ -136,18 +160,26 @@ def _demo(raw: Any, at: str, where: Path, fail: Any) -> Demo:
     name = _text(raw, "name", at, fail)
     if name in RESERVED:
         raise fail(f"{at}.name", f"{name!r} is a labctl demo subcommand: pick another name")
-    if not all(c.isalnum() or c in "-_" for c in name):
-        raise fail(f"{at}.name", f"{name!r}: use letters, digits, - and _ only")
+    if not DEMO_NAME.fullmatch(name):
+        raise fail(
+            f"{at}.name", f"{name!r}: use lower-case ASCII letters, digits and inner hyphens only"
+        )
     at = f"{at} ({name})"
     templates = raw.get("templates") or []
     if not isinstance(templates, list) or not all(isinstance(t, str) for t in templates):
         raise fail(f"{at}.templates", "must be a list of template file names")
     for template in templates:
-        if not (where.parent / template).is_file() and not (role_templates() / template).is_file():
+        found = _template_file(template, where)
+        if found is None:
             raise fail(
                 f"{at}.templates",
-                f"{template!r} not found next to the catalogue or in the service_demo role",
+                f"{template!r} not found next to the catalogue or in the service_demo role "
+                "(a template name may not leave those folders)",
             )
+        if _calls_a_lookup(found.read_text(encoding="utf-8", errors="replace")):
+            raise fail(f"{at}.templates", f"{template!r} {NO_LOOKUPS}")
+    if _calls_a_lookup(repr({k: v for k, v in raw.items() if k in ("checks", "requires")})):
+        raise fail(f"{at}.checks", NO_LOOKUPS)
     lookups = raw.get("lookups") or []
     if not isinstance(lookups, list) or any(x not in LOOKUPS for x in lookups):
         raise fail(f"{at}.lookups", f"must be a list of {', '.join(LOOKUPS)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +46,14 @@ class _StrictLoader(yaml.SafeLoader):
 def check_file(path: Path, what: str, fix: str) -> None:
     """A regular file of at most 1 MiB, or one UsageError line saying what it is instead."""
     try:
-        if not path.is_file():
-            raise UsageError(
-                f"{path}: the {what} must be a regular file (not a folder, device or pipe): {fix}"
-            )
-        size = path.stat().st_size
-    except OSError as exc:
+        info = path.stat()
+    except OSError as exc:  # missing, unsearchable folder, name too long
         raise UsageError(f"{path}: cannot read the {what} ({exc.strerror}): {fix}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(
+            f"{path}: the {what} must be a regular file (not a folder, device or pipe): {fix}"
+        )
+    size = info.st_size
     if size > MAX_BYTES:
         raise UsageError(
             f"{path}: the {what} is {size // 1024} KiB, over labctl's 1 MiB limit: {fix}"

@@ -82,10 +82,24 @@ GOOD = {"name": "mine", "title": "t", "teaches": "x", "checks": [{"id": "http_re
         ({"templates": ["nope.yml.j2"]}, ["'nope.yml.j2' not found"]),
         ({"colour": "red"}, ["colour", "unknown key"]),
         ({"checks": []}, ["needs at least one check"]),
+        ({"name": "node\u0440ort"}, ["lower-case ASCII"]),  # a Cyrillic er for the p
+        ({"name": "Mine"}, ["lower-case ASCII"]),
+        ({"templates": ["../outside.yml.j2"]}, ["may not leave those folders"]),
+        ({"templates": ["/etc/hostname"]}, ["may not leave those folders"]),
+        ({"templates": ["reads.yml.j2"]}, ["'reads.yml.j2' calls lookup()", "on the laptop"]),
+        (
+            {"checks": [{"id": "http_reachable", "params": {"urls": "{{ query('pipe', 'id') }}"}}]},
+            ["checks", "calls lookup(), query() or q()"],
+        ),
     ],
 )
 def test_bad_catalogue_exits_2_naming_the_problem(labctl, tmp_path: Path, change, words) -> None:
-    path = _write(tmp_path / "cat.yml", [{**GOOD, **change}])
+    (tmp_path / "outside.yml.j2").write_text("kind: ConfigMap\n")
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "reads.yml.j2").write_text(
+        "data: {{ lookup('pipe', 'touch /tmp/never') }}\n"
+    )
+    path = _write(tmp_path / "cat" / "cat.yml", [{**GOOD, **change}])
     one_line_exit_2(labctl("demo", "list", "--catalogue", str(path)), str(path), *words)
 
 
