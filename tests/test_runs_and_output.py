@@ -71,3 +71,15 @@ def test_verbose_output_piped_carries_no_colour_codes(tmp_path, env):
     assert proc.returncode == 1, proc.stderr
     assert "UNREACHABLE!" in proc.stdout, proc.stdout[-2000:]  # Ansible's own words
     assert "\x1b[" not in proc.stdout + proc.stderr
+
+
+def test_doctor_in_an_80_column_terminal_keeps_every_line_whole(tmp_path, env):
+    inv = unreachable_lab(tmp_path)
+    proc = clirun.run("doctor", "-i", str(inv), env={**env, "COLUMNS": "80"}, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert f"labctl doctor: {inv}" in " ".join(ln.strip() for ln in lines), lines
+    assert all(len(ln) <= 80 for ln in lines), [ln for ln in lines if len(ln) > 80]
+    fixes = [ln for ln in lines if ln.lstrip().startswith("→ ")]
+    assert fixes and all(ln.startswith("    → ") for ln in fixes), fixes
+    assert all("check ansible_host, ansible_user" in ln for ln in fixes), fixes
