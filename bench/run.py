@@ -73,7 +73,6 @@ def p1(rounds: int) -> None:
 
 
 def mirror_or_reason() -> tuple[object | None, str]:
-    sys.path.insert(0, str(ROOT / "tests"))
     import mirror
     from standins import docker_problem
 
@@ -126,7 +125,6 @@ def floor_seconds(run_dir: Path) -> float:
 
 
 def p3() -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
     from e2e_support import real_lab_standins
 
     served, problem = mirror_or_reason()
@@ -224,6 +222,7 @@ def main() -> None:
     parser.add_argument("--skip-standins", action="store_true")
     parser.add_argument("--skip-real-lab", action="store_true")
     args = parser.parse_args()
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e")]  # the stand-in helpers
     p1(args.rounds)
     if not args.skip_standins:
         p2()
