@@ -17,7 +17,7 @@ from labctl import __version__, completion
 from labctl.errors import LabctlError, UsageError
 
 if TYPE_CHECKING:
-    from labctl.inventory import Inventory
+    from labctl.inventory import Found, Inventory
     from labctl.runner import RunRequest, RunResult
 
 app = typer.Typer(
@@ -84,7 +84,12 @@ def load_inventory(path: Path | None) -> Inventory:
     """
     from labctl import inventory
 
-    found = inventory.find(str(path) if path else None)
+    return _load_found(inventory.find(str(path) if path else None))
+
+
+def _load_found(found: Found) -> Inventory:
+    from labctl import inventory
+
     _stderr().print(found.line(), highlight=False, markup=False, soft_wrap=True)
     return inventory.load(found.path, inventory.known_settings())
 
@@ -277,13 +282,8 @@ def inventory_or_chapter(path: Path | None) -> Inventory:
         if path is not None or "no inventory found" not in str(exc):
             raise
         chapter = paths.ansible_root() / "inventory" / "hosts.yml"
-        _stderr().print(
-            f"inventory: {chapter} (the chapter's lab, shipped with labctl: none of yours found)",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-        return inventory.load(chapter, inventory.known_settings())
+        reason = "the chapter's lab, shipped with labctl: none of yours found"
+        return _load_found(inventory.Found(chapter, reason))
 
 
 CatalogueOpt = Annotated[

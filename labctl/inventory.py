@@ -274,12 +274,8 @@ class _Rules:
         if not self.known:
             return
         known = self.known | ansible_variables()
-        for name in lab_vars:
-            self.check_setting(name, f"lab.vars.{name}", known)
-        for host, hvars in self.parsed.host_vars.items():
-            for name in hvars:
-                if name not in lab_vars:
-                    self.check_setting(name, f"{host}.{name}", known)
+        for where, name, _ in self.settings(lab_vars):
+            self.check_setting(name, where, known)
 
     def check_setting(self, name: str, where: str, known: frozenset[str]) -> None:
         if name in known:
@@ -391,17 +387,17 @@ class _Rules:
         return tuple(nets)
 
     def pool_entry(self, entry: str, key: str) -> list[ipaddress.IPv4Network]:
+        from labctl import netaddr
+
         try:
-            if "-" in entry:
-                first, last = (ipaddress.IPv4Address(p.strip()) for p in entry.split("-", 1))
-                if last < first:
-                    self.fail(key, f"{entry}: the range ends before it starts: swap them")
-                    return []
-                return list(ipaddress.summarize_address_range(first, last))
-            return [ipaddress.IPv4Network(entry, strict=True)]
-        except ValueError as exc:
-            self.fail(key, f"{entry!r} is not a range (a.b.c.d-a.b.c.e) or a CIDR ({exc})")
+            first, last = netaddr.pool_range(entry)
+        except netaddr.NetworkError as exc:
+            self.fail(key, str(exc))
             return []
+        if last < first:
+            self.fail(key, f"{entry}: the range ends before it starts: swap them")
+            return []
+        return list(ipaddress.summarize_address_range(first, last))
 
     def check_versions(self, lab_vars: Mapping[str, Any]) -> None:
         from labctl import manifests

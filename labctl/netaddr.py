@@ -59,23 +59,22 @@ def nth_address(cidr: str, n: int) -> str:
 CHAPTER_LB_ADDRESS = "192.168.3.100"
 
 
+def pool_range(entry: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    """One MetalLB pool entry (``a.b.c.d-a.b.c.e`` or a CIDR) as its first and last address."""
+    text = str(entry).strip()
+    try:
+        if "-" in text:
+            first, last = (ipaddress.IPv4Address(p.strip()) for p in text.split("-", 1))
+            return first, last
+        net = ipaddress.IPv4Network(text, strict=True)
+    except ValueError as exc:
+        raise NetworkError(f"{text!r} is not a range (a.b.c.d-a.b.c.e) or a CIDR ({exc})") from None
+    return net[0], net[-1]
+
+
 def pool_ranges(entries: list[str]) -> list[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]]:
-    """MetalLB pool entries (``a.b.c.d-a.b.c.e`` or a CIDR) as first/last address pairs."""
-    ranges = []
-    for entry in entries:
-        text = str(entry).strip()
-        try:
-            if "-" in text:
-                first, last = (ipaddress.IPv4Address(p.strip()) for p in text.split("-", 1))
-            else:
-                net = ipaddress.IPv4Network(text, strict=True)
-                first, last = net[0], net[-1]
-        except ValueError:
-            raise NetworkError(
-                f"MetalLB pool entry {text!r} is not a range (a.b.c.d-a.b.c.e) or a CIDR"
-            ) from None
-        ranges.append((first, last))
-    return ranges
+    """MetalLB pool entries as first/last address pairs."""
+    return [pool_range(entry) for entry in entries]
 
 
 def lb_address(entries: list[str]) -> str:

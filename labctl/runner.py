@@ -351,12 +351,6 @@ def run(
     cancelled = status == "canceled" or cancel.is_set()
     stats = collector.stats_event
     _drop_environment(run_dir / "artifacts" / "run" / "command")
-    failed = cancelled or status != "successful" or bool(collector.failures)
-    if not request.keep_run and failed:  # a failed render keeps its log, as any run does
-        kept = new_run_dir(request.command)
-        kept.rmdir()
-        shutil.move(run_dir, kept)
-        run_dir = kept
     recap = _recap(stats)
     result = RunResult(
         rc=int(getattr(runner, "rc", 1) or 0),
@@ -367,6 +361,13 @@ def run(
         artifacts=run_dir / "artifacts" / "run",
         cancelled=cancelled,
     )
+    kept = request.keep_run or not result.ok  # a failed render keeps its log, as any run does
+    if not request.keep_run and kept:
+        moved = new_run_dir(request.command)
+        moved.rmdir()
+        shutil.move(run_dir, moved)
+        run_dir = moved
+        result.artifacts = run_dir / "artifacts" / "run"
     _write_json_atomic(
         run_dir / "labctl-run.json",
         {
@@ -379,7 +380,7 @@ def run(
             "failures": [f.__dict__ for f in result.failures],
         },
     )
-    if request.keep_run or failed:
+    if kept:
         prune_runs(keep)
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
