@@ -112,12 +112,11 @@ FLOOR_TASKS = (
 )
 
 
-def floor_seconds(run_dir: Path) -> float:
+def floor_seconds(artifacts: str) -> float:
     """Seconds spent inside kubeadm init, kubeadm join and the Ready wait, from the run's own
     events (parallel joins count once: the longest)."""
     per_task: dict[str, float] = {}
-    for path in (run_dir / "artifacts" / "run" / "job_events").glob("*.json"):
-        event = json.loads(path.read_text())
+    for event in run_events(artifacts):
         data = event.get("event_data", {})
         if event.get("event") == "runner_on_ok" and data.get("task") in FLOOR_TASKS:
             per_task[data["task"]] = max(per_task.get(data["task"], 0.0), data.get("duration", 0.0))
@@ -137,7 +136,9 @@ def p3() -> None:
             up = [str(BIN / "labctl"), "up", "--json", "--only"]
             prep, _ = timed([*up, "prepare,nfs"], lab.env())
             cluster, out = timed([*up, "cluster"], lab.env())
-            floor = floor_seconds(Path(json.loads(out)["artifacts"]).parent)
+            floor = floor_seconds(json.loads(out)["artifacts"])
+            if floor <= 0:
+                raise SystemExit(f"P3: no {', '.join(FLOOR_TASKS)} events in that run")
             again, out = timed([*up, "prepare,nfs,cluster"], lab.env())
             timed([*up, "addons"], lab.env())
             demo_rows = p4(lab.env())
