@@ -124,13 +124,14 @@ def floor_seconds(artifacts: str) -> float:
 
 
 def p3() -> None:
-    from e2e_support import real_lab_standins
+    from e2e_support import read_host_sysctls, real_lab_standins, restore_host_sysctls
 
     served, problem = mirror_or_reason()
     if served is None:
         print(f"P3 NOT RUN: {problem}")
         return
     with tempfile.TemporaryDirectory() as tmp:
+        host_sysctls = read_host_sysctls()  # kubelet in the privileged stand-ins writes some
         lab = real_lab_standins(Path(tmp), served, prefix="labctl-bench", octet=10).up()
         try:
             up = [str(BIN / "labctl"), "up", "--json", "--only"]
@@ -144,6 +145,7 @@ def p3() -> None:
             demo_rows = p4(lab.env())
         finally:
             lab.down()
+            restore_host_sysctls(host_sysctls)
             served.stop()
     first = prep + cluster
     changed = json.loads(out)["changed"]
