@@ -88,8 +88,9 @@ def load_inventory(path: Path | None) -> Inventory:
 
 
 def _load_found(found: Found) -> Inventory:
-    from labctl import inventory
+    from labctl import ansiblecfg, inventory
 
+    ansiblecfg.check_laptop()
     _stderr().print(found.line(), highlight=False, markup=False, soft_wrap=True)
     return inventory.load(found.path, inventory.known_settings())
 
@@ -547,3 +548,11 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.secho("labctl: interrupted", fg="red", err=True)
         sys.exit(130)
+    except OSError as exc:  # a state or config folder that is read-only, full, a file...
+        from labctl.errors import os_error
+
+        error = os_error(exc)
+        if wants_json(sys.argv[1:]):
+            typer.echo(error_json(error))
+        typer.secho(f"labctl: {error}", fg="red", err=True)
+        sys.exit(error.exit_code)

@@ -35,6 +35,7 @@ REFUSED_SETTINGS = frozenset(
         "ansible_ssh_args",
     }
 )
+SSH_CONNECTIONS = ("ssh", "ansible.builtin.ssh")
 SSH_OPTION_SETTINGS = (
     "ansible_ssh_common_args",
     "ansible_ssh_extra_args",
@@ -450,6 +451,11 @@ def unsafe_setting(name: str, value: Any) -> str | None:
         )
     if name in REFUSED_SETTINGS:
         return "labctl keeps host-key checking on and runs the system's ssh: remove this setting"
+    if name == "ansible_connection" and str(value) not in SSH_CONNECTIONS:
+        return (
+            f"connection {value!r}: labctl reaches every Pi over SSH only (a `local` host would "
+            "run the lab's tasks on this laptop): remove this setting"
+        )
     if name in SSH_OPTION_SETTINGS and REFUSED_SSH_OPTIONS.search(str(value)):
         return (
             "sets an SSH option that turns host-key checking or known_hosts off or runs a "

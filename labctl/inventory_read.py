@@ -3,8 +3,8 @@
 YAML and INI files, and directories of them, are parsed by Ansible's own ``yaml`` and ``ini``
 inventory plugins; ``group_vars/`` and ``host_vars/`` beside them are read by Ansible's vars
 plugins, and variables are combined in Ansible's order (all, then child groups by depth and
-priority, then the host). Only those two plugins are ever enabled, here and in every run
-(:data:`PLUGINS`): a ``script`` inventory would execute on the laptop.
+priority, then the host). Only those two plugins are ever used, here and in every run (the
+shipped ansible.cfg enables no other): a ``script`` inventory would execute on the laptop.
 
 Nothing here judges the values; :mod:`labctl.inventory` does. Structural slips in a YAML file
 (``host:`` for ``hosts:``) are linted first, with the key path and a suggestion, because Ansible
@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labctl import yamlfile
+from labctl import ansiblecfg, yamlfile
 from labctl.errors import UsageError
 
-PLUGINS = ("yaml", "ini")
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
 GROUP_KEYS = ("hosts", "vars", "children")
 # Set by Ansible on every group, not by the user.
@@ -60,6 +59,7 @@ class Parsed:
 
 def read(path: Path) -> Parsed:
     """Parse ``path`` (a file or a directory); structural problems come back in ``problems``."""
+    ansiblecfg.pin_in_process()
     sources = _sources(path)
     problems = [p for source in sources for p in _lint(source, path.is_dir())]
     if problems or not sources:

@@ -12,17 +12,18 @@ import os
 import re
 import shutil
 import signal
-import sys
+import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from labctl import atomicfile, inventory_read, paths
+from labctl import ansiblecfg, atomicfile, paths
 from labctl.errors import UsageError
 
 HOST_KEY_CHANGED = "REMOTE HOST IDENTIFICATION HAS CHANGED"
@@ -129,31 +130,8 @@ class Cancellation:
 
 
 def ansible_env(known_hosts: Path | None = None) -> dict[str, str]:
-    """The environment Ansible runs with: labctl's own Ansible, checks on, pipelining on."""
-    bindir = str(Path(sys.executable).parent)
-    root = paths.ansible_root()
-    hosts_files = [str(known_hosts or paths.known_hosts()), "~/.ssh/known_hosts"]
-    env = {
-        "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")]),
-        "ANSIBLE_ROLES_PATH": str(root / "roles"),
-        "ANSIBLE_FILTER_PLUGINS": str(root / "playbooks" / "filter_plugins"),
-        "ANSIBLE_HOST_KEY_CHECKING": "True",
-        "ANSIBLE_SSH_COMMON_ARGS": (
-            f"-o StrictHostKeyChecking=yes -o 'UserKnownHostsFile={' '.join(hosts_files)}'"
-        ),
-        "ANSIBLE_PIPELINING": "True",
-        "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        "ANSIBLE_LOCALHOST_WARNING": "False",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-        # only the parsers labctl reads the inventory with: a script inventory never runs
-        "ANSIBLE_INVENTORY_ENABLED": ",".join(inventory_read.PLUGINS),
-        "ANSIBLE_DEPRECATION_WARNINGS": "False",
-        "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
-    }
-    if sys.platform == "darwin":
-        # Ansible forks its workers; macOS's Objective-C runtime aborts forked children otherwise.
-        env["OBJC_DISABLE_INITIALIZE_FORK_SAFETY"] = "YES"
-    return env
+    """The environment Ansible runs with (see labctl.ansiblecfg)."""
+    return ansiblecfg.environment(known_hosts)
 
 
 RUN_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-")
@@ -194,6 +172,31 @@ def prune_runs(keep: int) -> list[Path]:
     for path in old:
         shutil.rmtree(path, ignore_errors=True)
     return old
+
+
+def control_path_dir() -> Path:
+    """Where Ansible keeps its SSH master sockets (ControlPersist): the honoured
+    ``ANSIBLE_SSH_CONTROL_PATH_DIR``, or Ansible's default."""
+    return Path(os.environ.get("ANSIBLE_SSH_CONTROL_PATH_DIR") or "~/.ansible/cp").expanduser()
+
+
+def close_ssh_masters(since: float) -> list[Path]:
+    """Ask every SSH master started since ``since`` (a run's start) to exit. ssh detaches its
+    ControlPersist master from Ansible's process group, so after Ctrl-C it would stay for 60 s."""
+    folder = control_path_dir()
+    try:
+        sockets = [p for p in folder.iterdir() if p.is_socket() and p.stat().st_mtime >= since]
+    except OSError:
+        return []
+    for sock in sockets:
+        with suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(
+                ["ssh", "-O", "exit", "-o", f"ControlPath={sock}", "labctl-run"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+    return sockets
 
 
 def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
@@ -275,10 +278,18 @@ def _message(data: Mapping[str, Any]) -> str:
         if value:
             text = str(value).strip()
             lines = [ln for ln in text.splitlines() if ln.strip()]
-            return " ".join(lines[-3:]) if key != "msg" else text
+            return " ".join(lines[-3:]) if key != "msg" else _plugin_reason(text)
     if res.get("rc") not in (None, 0):
         return f"exit code {res['rc']}"
     return "failed"
+
+
+#: Ansible's wrapping around a filter plugin's own error: the plugin's words are the reason.
+_PLUGIN_FAILED = re.compile(r"^.*?The (?:filter|test|lookup) plugin '[^']+' failed: ", re.DOTALL)
+
+
+def _plugin_reason(msg: str) -> str:
+    return _PLUGIN_FAILED.sub("", msg, count=1)
 
 
 def unrescued(failures: list[Failure], recap: Mapping[str, HostRecap]) -> list[Failure]:
@@ -345,10 +356,13 @@ def run(
         kwargs["skip_tags"] = ",".join(request.skip_tags)
     if request.limit:
         kwargs["limit"] = request.limit
+    began = time.time()
     with cancel.installed():
         runner = ansible_runner.run(**kwargs)
     status = str(getattr(runner, "status", "failed"))
     cancelled = status == "canceled" or cancel.is_set()
+    if cancelled:  # ansible-runner killed Ansible's process group; SSH masters detach from it
+        close_ssh_masters(began)
     stats = collector.stats_event
     _drop_environment(run_dir / "artifacts" / "run" / "command")
     recap = _recap(stats)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 LABCTL = str(Path(sys.executable).parent / "labctl")
+
+
+@functools.cache
+def offline_prefix() -> list[str]:
+    """``unshare -n`` where this machine allows it (root): the command then runs in an empty
+    network namespace, so a hostile input that slipped through could reach no host at all."""
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return ["unshare", "-n"]
+    return []
 
 
 def isolated_env(tmp: Path) -> dict[str, str]:
@@ -28,10 +41,12 @@ def run(
     env: Mapping[str, str],
     cwd: Path | None = None,
     timeout: float = 300,
+    offline: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """``labctl ARGS`` with no terminal on stdin (so it never waits for a confirmation)."""
+    """``labctl ARGS`` with no terminal on stdin (so it never waits for a confirmation);
+    ``offline``: in an empty network namespace where possible (offline_prefix)."""
     return subprocess.run(
-        [LABCTL, *args],
+        [*(offline_prefix() if offline else []), LABCTL, *args],
         env={"COLUMNS": "200", **env},
         cwd=cwd,
         capture_output=True,

@@ -171,21 +171,14 @@ class StandinLab:
         )
         return env
 
-    def ssh_common_args(self) -> str:
-        """SSH options for running Ansible directly (not through labctl) against this lab."""
-        return (
-            f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={self.known_hosts_path} "
-            "-o IdentitiesOnly=yes"
-        )
-
     def ansible_env(self) -> dict[str, str]:
-        """``env()`` plus what ansible-playbook needs to reach the lab with checking on."""
+        """``env()`` plus labctl's own Ansible environment (its ansible.cfg and SSH options,
+        checking on against this lab's known_hosts), for running ansible-playbook directly."""
+        from labctl import ansiblecfg
+
         env = self.env()
-        env.update(
-            ANSIBLE_HOST_KEY_CHECKING="True",
-            ANSIBLE_SSH_COMMON_ARGS=self.ssh_common_args(),
-            ANSIBLE_PIPELINING="True",
-        )
+        env.update(ansiblecfg.environment(self.known_hosts_path))
+        env.update(ANSIBLE_SSH_COMMON_ARGS="-o IdentitiesOnly=yes")
         return env
 
     # ---- lifecycle ---------------------------------------------------------------------

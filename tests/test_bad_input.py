@@ -184,6 +184,19 @@ CASES = [
         ["raspi003.ansible_user", "Jinja template"],
     ),
     (
+        "local-connection",
+        variant(
+            "raspi002: {ansible_host: 127.77.9.12}",
+            "raspi002: {ansible_host: 127.77.9.12, ansible_connection: local}",
+        ),
+        ["raspi002.ansible_connection", "over SSH only"],
+    ),
+    (
+        "paramiko-connection-for-the-lab",
+        variant("        lab_subnet:", "        ansible_connection: paramiko\n        lab_subnet:"),
+        ["lab.vars.ansible_connection", "over SSH only"],
+    ),
+    (
         "host-key-checking-off",
         variant(
             "raspi003: {ansible_host: 127.77.9.13}",
@@ -271,7 +284,7 @@ def labctl(
     args: list[str], env: dict[str, str], cwd: Path
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     start = time.monotonic()
-    proc = clirun.run(*args, env=env, cwd=cwd, timeout=60)
+    proc = clirun.run(*args, env=env, cwd=cwd, timeout=60, offline=True)
     return proc, time.monotonic() - start
 
 
@@ -370,3 +383,28 @@ def test_reset_without_yes_and_without_terminal_refuses(tmp_path, clean_env):
     proc, _ = labctl(["reset", "-i", str(good)], clean_env, tmp_path)
     assert_one_clear_line(proc, ["--yes"])
     assert not (tmp_path / "state" / "labctl" / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("folder", "words"),
+    [
+        ("a-file", ["Not a directory", "a file stands where a folder must be"]),
+        ("a" * 300, ["File name too long", "shorter path"]),
+        ("/sys/labctl-state", ["Operation not permitted", "check its permissions"]),
+    ],
+    ids=["file-in-the-way", "name-too-long", "not-permitted"],
+)
+def test_an_unusable_state_folder_is_one_line_not_a_traceback(tmp_path, clean_env, folder, words):
+    (tmp_path / "a-file").write_text("")
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(GOOD)
+    state = folder if folder.startswith("/") else str(tmp_path / folder)
+    env = {**clean_env, "XDG_STATE_HOME": state}
+    proc, _ = labctl(["up", "-i", str(inventory), "--only", "prepare"], env, tmp_path)
+    assert_one_clear_line(proc, words)
+
+
+def test_an_unusable_config_folder_is_one_line_for_init(tmp_path, clean_env):
+    env = {**clean_env, "XDG_CONFIG_HOME": "/sys/labctl-config"}
+    proc, _ = labctl(["init"], env, tmp_path)
+    assert_one_clear_line(proc, ["/sys/labctl-config", "check its permissions"])

@@ -70,15 +70,51 @@ def test_worker_lost_mid_run_is_named_and_rerun_converges(fresh_standins):
     assert "up: ok" in again.stdout
 
 
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) for every live, non-zombie process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            found[int(entry.name)] = (int(fields[1]), cmdline)
+    return found
+
+
+def _started_by(root: int, control_dir: Path) -> dict[int, str]:
+    """labctl's descendants (Ansible, its workers, ssh) and the SSH masters of this lab,
+    which ssh detaches from their parent (ControlPersist)."""
+    procs = _processes()
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, (ppid, _) in procs.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    masters = {pid for pid, (_, cmd) in procs.items() if str(control_dir) in cmd}
+    return {pid: procs[pid][1] for pid in (tree | masters) - {root} if pid in procs}
+
+
 def test_sigint_cancels_cleanly(fresh_standins):
     lab = fresh_standins("raspi001", "raspi002")
     proc = start_up(lab, "prepare")
     wait_for_line(proc, "PLAY Prepare")
     wait_for_line(proc, "  ")
+    running = _started_by(proc.pid, lab.control_path_dir)
+    assert any("ansible-playbook" in cmd for cmd in running.values()), running
+    assert any(cmd.startswith("ssh") for cmd in running.values()), running
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 130, out
     assert "interrupted" in out
+    alive = _processes()
+    left = {pid: cmd for pid, cmd in running.items() if pid in alive and alive[pid][1] == cmd}
+    assert left == {}, f"left running after Ctrl-C: {left}"
     record = json.loads((run_dirs(lab)[-1] / "labctl-run.json").read_text())
     assert record["status"] == "canceled"
     leftovers = [p for p in (lab.state_home / "labctl").rglob("*.tmp")]

@@ -33,6 +33,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "labctl/_ansible/playbooks/site.yml" in names
     assert "labctl/_ansible/roles/service_demo/tasks/main.yml" in names
     assert "labctl/_ansible/inventory/hosts.yml" in names
+    assert "labctl/_ansible/ansible.cfg" in names
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
@@ -113,6 +114,7 @@ def test_runner_environment_keeps_host_key_checking_on(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     env = runner.ansible_env()
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
-    assert "StrictHostKeyChecking=yes" in env["ANSIBLE_SSH_COMMON_ARGS"]
-    assert str(tmp_path / "labctl" / "known_hosts") in env["ANSIBLE_SSH_COMMON_ARGS"]
+    assert "StrictHostKeyChecking=yes" in env["ANSIBLE_SSH_ARGS"]
+    assert str(tmp_path / "labctl" / "known_hosts") in env["ANSIBLE_SSH_ARGS"]
+    assert Path(env["ANSIBLE_CONFIG"]).is_file()
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)

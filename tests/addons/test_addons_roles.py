@@ -23,16 +23,18 @@ import yaml
 from addons_fixtures import INGRESS, METALLB_073, sha256
 from addons_schema import schema_version, validate
 
+from labctl import ansiblecfg
+
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 POOL = ["10.77.9.100-10.77.9.110", "10.77.9.128/28"]
 
 
 def ansible_env(tmp_path: Path) -> dict[str, str]:
+    """labctl's own Ansible environment (the shipped ansible.cfg), plus a private temp dir."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ansiblecfg.environment(tmp_path / "known_hosts"))
     env.update(
-        ANSIBLE_ROLES_PATH=str(REPO / "roles"),
-        ANSIBLE_FILTER_PLUGINS=str(REPO / "playbooks/filter_plugins"),
         ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_RETRY_FILES_ENABLED="0",

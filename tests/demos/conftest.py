@@ -1,8 +1,11 @@
 """Fixtures for the demo tests (tests/demos).
 
 - ``servers`` (module): real nginx + dnsmasq on 127.0.0.x (see demo_servers.py).
-- ``loopback_inventory``: a lab inventory whose master is this machine (local connection)
-  and whose laptop is ``localhost``; addresses are 127.0.0.x, so nothing leaves the machine.
+- ``loopback_inventory``: a lab inventory whose master is this machine, reached over SSH
+  through the servers' sshd on 127.0.0.11; addresses are 127.0.0.x, so nothing leaves the
+  machine.
+  The sshd's host key goes into the known_hosts of ``labctl``'s config dir, as `labctl trust`
+  would write it.
 - ``labctl``: run the real CLI in a subprocess with private XDG dirs.
 """
 
@@ -17,7 +20,7 @@ from pathlib import Path
 import clirun
 import pytest
 import yaml
-from demo_servers import Servers, missing_tools
+from demo_servers import MASTER, Servers, missing_tools
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -38,15 +41,20 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 
 @pytest.fixture
-def loopback_inventory(tmp_path: Path) -> Path:
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+def loopback_inventory(tmp_path: Path, servers: Servers) -> Path:
+    master = {
+        "ansible_host": MASTER,
+        "ansible_port": servers.ssh_port,
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(servers.client_key),
+        "ansible_python_interpreter": sys.executable,
+    }
     data = {
         "all": {
-            "hosts": {"localhost": dict(local)},
             "children": {
                 "lab": {
                     "children": {
-                        "master": {"hosts": {"raspi001": {"ansible_host": "127.0.0.11", **local}}},
+                        "master": {"hosts": {"raspi001": master}},
                         "workers": {"hosts": {"raspi002": {"ansible_host": "127.0.0.12"}}},
                         "nfs": {"hosts": {"nfspi": {"ansible_host": "127.0.0.20"}}},
                     },
@@ -58,6 +66,9 @@ def loopback_inventory(tmp_path: Path) -> Path:
             },
         }
     }
+    known_hosts = clirun.isolated_env(tmp_path)["XDG_CONFIG_HOME"] + "/labctl/known_hosts"
+    Path(known_hosts).parent.mkdir(parents=True, exist_ok=True)
+    Path(known_hosts).write_text(servers.known_hosts_line(), encoding="utf-8")
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

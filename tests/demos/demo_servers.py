@@ -4,12 +4,16 @@
   temp dir: three backends that each serve their own name, load balancers in front of them
   (all three; only one; one answering 500), a 301 redirect and a marker page.
 - dnsmasq: A records and a CNAME, on 127.0.0.50.
+- sshd (Debian's openssh-server) on 127.0.0.11, the stand-in master: labctl reaches every lab
+  host over SSH only, so the master's checks run through a real sshd on this machine, with a
+  host key of its own that the tests trust (host-key checking stays on).
 
 Every address is 127.0.0.x: nothing leaves the machine.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -22,6 +26,7 @@ SICK_BACKEND = "127.0.0.34"  # answers 500
 LB_ALL, LB_ONE, LB_SICK = "127.0.0.30", "127.0.0.35", "127.0.0.36"
 REDIRECT, MARKER, NOTHING = "127.0.0.40", "127.0.0.41", "127.0.0.42"
 DNS = "127.0.0.50"
+MASTER = "127.0.0.11"
 MARKER_TEXT = "labctl-marker:nfspi"
 
 HEADLESS_NAME = "sample-headless.default.svc.cluster.local"
@@ -31,7 +36,31 @@ EXTERNALNAME_TARGET = "example.com"
 
 
 def missing_tools() -> list[str]:
-    return [tool for tool in ("nginx", "dnsmasq", "dig") if shutil.which(tool) is None]
+    tools = ("nginx", "dnsmasq", "dig", "sshd", "ssh-keygen")
+    missing = [tool for tool in tools if _which(tool) is None]
+    if os.geteuid() != 0:
+        missing.append("root (sshd logs in as root)")
+    return missing
+
+
+def _which(tool: str) -> str | None:
+    return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
+
+
+def _sshd_conf(root: Path, port: int) -> str:
+    return f"""
+Port {port}
+ListenAddress {MASTER}
+HostKey {root / "host_ed25519"}
+PidFile {root / "sshd.pid"}
+AuthorizedKeysFile {root / "authorized_keys"}
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+"""
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -93,6 +122,7 @@ class Servers:
     root: Path
     http_port: int = 0
     dns_port: int = 0
+    ssh_port: int = 0
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def url(self, address: str, path: str = "/") -> str:
@@ -134,7 +164,37 @@ class Servers:
         )
         self.procs.append(dnsmasq)
         self._wait_dns(dnsmasq, dns_log)
+        self._start_sshd()
         return self
+
+    @property
+    def client_key(self) -> Path:
+        return self.root / "ssh" / "id_ed25519"
+
+    def known_hosts_line(self) -> str:
+        key = (self.root / "ssh" / "host_ed25519.pub").read_text(encoding="utf-8").split()
+        return f"[{MASTER}]:{self.ssh_port} {key[0]} {key[1]}\n"
+
+    def _start_sshd(self) -> None:
+        root = self.root / "ssh"
+        root.mkdir(mode=0o700)
+        for key in (root / "host_ed25519", self.client_key):
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
+            )
+        (root / "authorized_keys").write_bytes(self.client_key.with_suffix(".pub").read_bytes())
+        self.ssh_port = free_port()
+        conf = root / "sshd_config"
+        conf.write_text(_sshd_conf(root, self.ssh_port), encoding="utf-8")
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+        log = root / "sshd.log"
+        sshd = subprocess.Popen(
+            [_which("sshd") or "sshd", "-D", "-e", "-f", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+        self.procs.append(sshd)
+        _wait_tcp(MASTER, self.ssh_port, sshd, log)
 
     def _wait_dns(self, proc: subprocess.Popen[bytes], log: Path) -> None:
         deadline = time.monotonic() + 10

@@ -196,3 +196,28 @@ def test_a_check_that_cannot_run_is_reported_failed(
     assert check["summary"].startswith("the check could not run:")
     assert "url" in check["summary"]
     assert report["failed_checks"] == ["mine.http_reachable"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("just some words\n", ["plain.yml.j2, document 1", "not a Kubernetes object"]),
+        (
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n- a\n",
+            ["plain.yml.j2, document 2", "not a Kubernetes object"],
+        ),
+        ("a: [1\n", ["plain.yml.j2 does not render to YAML"]),
+    ],
+    ids=["words", "a-list", "broken-yaml"],
+)
+def test_a_template_that_is_not_objects_is_one_clear_line(labctl, tmp_path: Path, text, words):
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "plain.yml.j2").write_text(text)
+    path = _write(tmp_path / "cat" / "cat.yml", [{**GOOD, "templates": ["plain.yml.j2"]}])
+    proc = labctl("render", "mine", "--catalogue", str(path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    (line,) = clirun.problem_lines(proc)
+    assert line.startswith("labctl: render mine failed: demo template"), line
+    for word in words:
+        assert word in line, line

@@ -11,6 +11,9 @@ import os
 from collections import Counter
 from typing import Any
 
+import yaml
+from ansible.errors import AnsibleFilterError
+
 
 def _fmt_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} x{count}" for name, count in sorted(counts.items()))
@@ -283,6 +286,40 @@ def template_paths(templates: list[str], catalogue_dir: str) -> list[str]:
     return out
 
 
+def objects_from(texts: list[str], files: list[str]) -> list[dict[str, Any]]:
+    """The Kubernetes objects in rendered templates (``texts``, one per entry of ``files``):
+    every YAML document must be an object (a mapping with apiVersion, kind, metadata.name)."""
+    objects = []
+    for text, name in zip(texts, files, strict=True):
+        try:
+            documents = list(yaml.safe_load_all(str(text)))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f"line {mark.line + 1}: " if mark is not None else ""
+            why = getattr(exc, "problem", None) or type(exc).__name__
+            raise AnsibleFilterError(
+                f"demo template {os.path.basename(name)} does not render to YAML ({at}{why}): "
+                "fix that template"
+            ) from None
+        for number, doc in enumerate(documents, 1):
+            if doc is None:
+                continue
+            metadata = doc.get("metadata") if isinstance(doc, dict) else None
+            if not (
+                isinstance(metadata, dict)
+                and metadata.get("name")
+                and doc.get("apiVersion")
+                and doc.get("kind")
+            ):
+                raise AnsibleFilterError(
+                    f"demo template {os.path.basename(name)}, document {number}: not a "
+                    "Kubernetes object (a mapping with apiVersion, kind and metadata.name): "
+                    "fix that template"
+                )
+            objects.append(doc)
+    return unique_objects(objects)
+
+
 def unique_objects(objects: list[Any]) -> list[dict[str, Any]]:
     """Drop empty YAML documents and later duplicates of the same object."""
     seen = set()
@@ -315,5 +352,5 @@ class FilterModule:
             "service_demo_service_ips": service_ips,
             "service_demo_template_paths": template_paths,
             "service_demo_urls": urls,
-            "service_demo_unique_objects": unique_objects,
+            "service_demo_objects_from": objects_from,
         }
