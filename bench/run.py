@@ -95,6 +95,7 @@ def p2() -> None:
             cmd = [str(BIN / "labctl"), "up", "--only", "prepare,nfs", "--json"]
             first, _ = timed(cmd, lab.env())
             again, out = timed(cmd, lab.env())
+            slowest = slowest_tasks(json.loads(out)["artifacts"])
         finally:
             lab.down()
             served.stop()
@@ -103,12 +104,31 @@ def p2() -> None:
     verdict = "ok" if ratio <= 0.35 and changed == 0 else "OVER TARGET"
     print(f"  first run {first:.1f} s, re-run {again:.1f} s (changed={changed})")
     print(f"P2 idempotent re-run / first run = {ratio:.0%} (target <= 35%, changed=0: {verdict})")
+    print("   the re-run's slowest tasks (longest host, seconds):")
+    for seconds, task in slowest:
+        print(f"   {seconds:6.2f}  {task}")
+
+
+def slowest_tasks(artifacts: str, count: int = 10) -> list[tuple[float, str]]:
+    """The ``count`` tasks of a run that took longest on their slowest host, from its events."""
+    per_task: dict[str, tuple[float, str]] = {}
+    for event in run_events(artifacts):
+        data = event.get("event_data", {})
+        if event.get("event") not in ("runner_on_ok", "runner_on_failed", "runner_on_skipped"):
+            continue
+        key = data.get("task_uuid", "") or data.get("task", "")
+        seconds = float(data.get("duration", 0.0) or 0.0)
+        label = f"{data.get('role', '')}: {data.get('task', '')}".strip(": ")
+        if seconds > per_task.get(key, (0.0, ""))[0]:
+            per_task[key] = (seconds, label)
+    return sorted(per_task.values(), reverse=True)[:count]
 
 
 FLOOR_TASKS = (
     "Initialise the control plane with kubeadm (once)",
     "Join the cluster",
     "Wait for the control-plane node to be Ready",
+    "Wait for the worker to be Ready",
 )
 
 
@@ -138,6 +158,7 @@ def p3() -> None:
             prep, _ = timed([*up, "prepare,nfs"], lab.env())
             cluster, out = timed([*up, "cluster"], lab.env())
             floor = floor_seconds(json.loads(out)["artifacts"])
+            slowest = slowest_tasks(json.loads(out)["artifacts"])
             if floor <= 0:
                 raise SystemExit(f"P3: no {', '.join(FLOOR_TASKS)} events in that run")
             again, out = timed([*up, "prepare,nfs,cluster"], lab.env())
@@ -152,6 +173,9 @@ def p3() -> None:
     print(f"  up --only cluster {cluster:.1f} s; kubeadm init + join + Ready wait {floor:.1f} s")
     verdict = "ok" if cluster <= 1.5 * floor else "OVER TARGET"
     print(f"P3a up --only cluster / its floor = {cluster / floor:.2f}x (target <= 1.5x: {verdict})")
+    print("   that run's slowest tasks (longest host, seconds):")
+    for seconds, task in slowest:
+        print(f"   {seconds:6.2f}  {task}")
     print(
         f"P3b first full up from fresh stand-ins: {first:.1f} s (prepare,nfs {prep:.1f} s + cluster)"
     )

@@ -493,8 +493,6 @@ def status(inventory: InventoryOpt = None, json_out: JsonOpt = False) -> None:
     """Show the lab's cluster now: nodes, the inventory's add-ons, and the demo objects present."""
     import json
 
-    from rich.table import Table
-
     from labctl import addons, paths
     from labctl import status as lab_status
 
@@ -502,17 +500,8 @@ def status(inventory: InventoryOpt = None, json_out: JsonOpt = False) -> None:
     found = lab_status.collect(paths.kubeconfig(), chosen)
     if json_out:
         typer.echo(json.dumps(found.as_dict(), indent=2))
-        return
-    out = _stdout()
-    table = Table(title="Nodes", title_justify="left")
-    for column in ("name", "ready", "version", "architecture"):
-        table.add_column(column)
-    for node in found.nodes:
-        table.add_row(*(str(node[c]) for c in ("name", "ready", "version", "architecture")))
-    out.print(table)
-    for addon, state in found.addons.items():
-        out.print(f"{addon}: {state}", highlight=False)
-    out.print(f"demo objects: {', '.join(found.demo_objects) or 'none'}", highlight=False)
+    else:
+        found.render(_stdout())
 
 
 def wants_json(args: list[str]) -> bool:

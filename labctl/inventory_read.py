@@ -90,6 +90,15 @@ def _is_yaml(path: Path) -> bool:
 def _lint(path: Path, in_folder: bool) -> list[Problem]:
     """The structure of a YAML inventory file; an INI file is left to Ansible's parser."""
     label = path.name if in_folder else ""
+    with contextlib.suppress(OSError):  # a missing file is check_file's to report
+        if path.is_file() and path.stat().st_mode & 0o111:
+            return [
+                Problem(
+                    label,
+                    "the inventory file is executable: Ansible would take it for a script to "
+                    "run, labctl reads inventories as data only; `chmod -x` it",
+                )
+            ]
     try:
         if not _is_yaml(path):  # Ansible's ini plugin reads it; only its size and kind here
             yamlfile.check_file(path, "inventory", "check the file")
@@ -206,7 +215,7 @@ def _parse(source: Path, data: Any, loader: Any) -> list[Problem]:
     warnings = io.StringIO()
     try:
         with contextlib.redirect_stderr(warnings):
-            plugin.parse(data, loader, str(source), cache=False)
+            plugin.parse(data, loader, str(source.absolute()), cache=False)
     except Exception as exc:  # AnsibleParserError and friends: the parser's own reason
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         kind = "YAML" if _is_yaml(source) else "INI"

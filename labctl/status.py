@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labctl.addons import ADDONS, Addon
 from labctl.errors import LabctlError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DEMO_PREFIX = "sample-"
 
@@ -23,6 +26,21 @@ class Status:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def render(self, out: Console) -> None:
+        """The people's view: a nodes table, then one line per add-on and the demo objects."""
+        from rich.table import Table
+
+        columns = ("name", "ready", "version", "architecture")
+        table = Table(title="Nodes", title_justify="left")
+        for column in columns:
+            table.add_column(column)
+        for node in self.nodes:
+            table.add_row(*(str(node[c]) for c in columns))
+        out.print(table)
+        for addon, state in self.addons.items():
+            out.print(f"{addon}: {state}", highlight=False)
+        out.print(f"demo objects: {', '.join(self.demo_objects) or 'none'}", highlight=False)
 
 
 def _client(kubeconfig: Path) -> Any:

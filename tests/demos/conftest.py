@@ -84,3 +84,15 @@ def labctl(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         return clirun.run(*args, env={**env, **extra_env}, cwd=work, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def labctl_offline(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``labctl`` in an empty network namespace (clirun.offline_prefix): for hostile input
+    that must be refused without contacting anything."""
+    env = {**clirun.isolated_env(tmp_path), "NO_COLOR": "1"}
+
+    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return clirun.run(*args, env={**env, **extra_env}, cwd=tmp_path, offline=True)
+
+    return run

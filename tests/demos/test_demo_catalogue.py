@@ -93,14 +93,16 @@ GOOD = {"name": "mine", "title": "t", "teaches": "x", "checks": [{"id": "http_re
         ),
     ],
 )
-def test_bad_catalogue_exits_2_naming_the_problem(labctl, tmp_path: Path, change, words) -> None:
+def test_bad_catalogue_exits_2_naming_the_problem(
+    labctl_offline, tmp_path: Path, change, words
+) -> None:
     (tmp_path / "outside.yml.j2").write_text("kind: ConfigMap\n")
     (tmp_path / "cat").mkdir()
     (tmp_path / "cat" / "reads.yml.j2").write_text(
         "data: {{ lookup('pipe', 'touch /tmp/never') }}\n"
     )
     path = _write(tmp_path / "cat" / "cat.yml", [{**GOOD, **change}])
-    one_line_exit_2(labctl("demo", "list", "--catalogue", str(path)), str(path), *words)
+    one_line_exit_2(labctl_offline("demo", "list", "--catalogue", str(path)), str(path), *words)
 
 
 def test_catalogue_from_the_environment_and_unreadable_files(labctl, tmp_path: Path) -> None:
@@ -210,11 +212,13 @@ def test_a_check_that_cannot_run_is_reported_failed(
     ],
     ids=["words", "a-list", "broken-yaml"],
 )
-def test_a_template_that_is_not_objects_is_one_clear_line(labctl, tmp_path: Path, text, words):
+def test_a_template_that_is_not_objects_is_one_clear_line(
+    labctl_offline, tmp_path: Path, text, words
+):
     (tmp_path / "cat").mkdir()
     (tmp_path / "cat" / "plain.yml.j2").write_text(text)
     path = _write(tmp_path / "cat" / "cat.yml", [{**GOOD, "templates": ["plain.yml.j2"]}])
-    proc = labctl("render", "mine", "--catalogue", str(path))
+    proc = labctl_offline("render", "mine", "--catalogue", str(path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     (line,) = clirun.problem_lines(proc)
