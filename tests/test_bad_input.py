@@ -417,28 +417,3 @@ def test_an_executable_inventory_is_refused(tmp_path, clean_env):
     proc, _ = labctl(["up", "-i", str(script), "--only", "prepare"], clean_env, tmp_path)
     assert_one_clear_line(proc, ["executable", "chmod -x"])
     assert not (tmp_path / "state" / "labctl" / "runs").exists(), "a play ran"
-
-
-GOOD_INI = """\
-[master]
-raspi001 ansible_host=127.77.9.11
-[workers]
-raspi002 ansible_host=127.77.9.12
-raspi003 ansible_host=127.77.9.13
-[nfs]
-nfspi ansible_host=127.77.9.20
-[lab:children]
-master
-workers
-nfs
-[lab:vars]
-lab_subnet=127.77.9.0/24
-metallb_addresses=["127.77.9.100-127.77.9.200"]
-"""
-
-
-def test_an_ini_inventory_given_by_a_relative_path_is_read(tmp_path, clean_env):
-    (tmp_path / "hosts.ini").write_text(GOOD_INI)
-    proc, _ = labctl(["render", "nodeport", "-i", "hosts.ini"], clean_env, tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "nodePort: 30080" in proc.stdout

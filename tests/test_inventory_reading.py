@@ -232,3 +232,15 @@ def test_hostile_files_are_refused_in_one_line(tmp_path, env, kind):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     (line,) = problem_lines(proc)
     assert str(path) in line and all(w in line for w in words), line
+
+
+def test_an_ini_inventory_given_by_a_relative_path_is_read(tmp_path):
+    # Ansible's ini plugin refuses a relative source path; labctl hands it an absolute one
+    lab_vars = (
+        '[lab:vars]\nlab_subnet=127.77.9.0/24\nmetallb_addresses=["127.77.9.100-127.77.9.200"]\n'
+    )
+    (tmp_path / "hosts.ini").write_text(INI + lab_vars)
+    env = {**clirun.isolated_env(tmp_path), "HOME": str(tmp_path)}
+    proc = clirun.run("render", "nodeport", "-i", "hosts.ini", env=env, cwd=tmp_path, offline=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "nodePort: 30080" in proc.stdout
