@@ -21,8 +21,10 @@ from labctl.errors import UsageError
 
 CONFIG_FILE = "ansible.cfg"
 
-#: Ansible's default ssh_args (connection sharing), kept, followed by labctl's checks.
-SHARING = "-C -o ControlMaster=auto -o ControlPersist=60s"
+#: Ansible's default ssh_args without -C: connection sharing, no compression. On a lab's LAN
+#: compression only costs CPU (a Pi's most of all), and the image archives it would squeeze
+#: are copied to every node. Followed by labctl's checks.
+SHARING = "-o ControlMaster=auto -o ControlPersist=60s"
 
 #: ANSIBLE_* variables labctl honours from the laptop although they touch SSH (documented
 #: in the README); every other one that matches REFUSED below is refused.
