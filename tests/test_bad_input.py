@@ -408,12 +408,3 @@ def test_an_unusable_config_folder_is_one_line_for_init(tmp_path, clean_env):
     env = {**clean_env, "XDG_CONFIG_HOME": "/sys/labctl-config"}
     proc, _ = labctl(["init"], env, tmp_path)
     assert_one_clear_line(proc, ["/sys/labctl-config", "check its permissions"])
-
-
-def test_an_executable_inventory_is_refused(tmp_path, clean_env):
-    script = tmp_path / "hosts.yml"
-    script.write_text(GOOD)
-    script.chmod(0o755)
-    proc, _ = labctl(["up", "-i", str(script), "--only", "prepare"], clean_env, tmp_path)
-    assert_one_clear_line(proc, ["executable", "chmod -x"])
-    assert not (tmp_path / "state" / "labctl" / "runs").exists(), "a play ran"
