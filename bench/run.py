@@ -95,7 +95,7 @@ def p2() -> None:
             cmd = [str(BIN / "labctl"), "up", "--only", "prepare,nfs", "--json"]
             first, _ = timed(cmd, lab.env())
             again, out = timed(cmd, lab.env())
-            slowest = slowest_tasks(json.loads(out)["artifacts"])
+            slowest = slowest_tasks(run_events(json.loads(out)["artifacts"]))
         finally:
             lab.down()
             served.stop()
@@ -109,19 +109,13 @@ def p2() -> None:
         print(f"   {seconds:6.2f}  {task}")
 
 
-def slowest_tasks(artifacts: str, count: int = 10) -> list[tuple[float, str]]:
-    """The ``count`` tasks of a run that took longest on their slowest host, from its events."""
-    per_task: dict[str, tuple[float, str]] = {}
-    for event in run_events(artifacts):
-        data = event.get("event_data", {})
-        if event.get("event") not in ("runner_on_ok", "runner_on_failed", "runner_on_skipped"):
-            continue
-        key = data.get("task_uuid", "") or data.get("task", "")
-        seconds = float(data.get("duration", 0.0) or 0.0)
-        label = f"{data.get('role', '')}: {data.get('task', '')}".strip(": ")
-        if seconds > per_task.get(key, (0.0, ""))[0]:
-            per_task[key] = (seconds, label)
-    return sorted(per_task.values(), reverse=True)[:count]
+def slowest_tasks(events: list[dict], count: int = 10) -> list[tuple[float, str]]:
+    """The ``count`` tasks of a run that took longest on their slowest host."""
+    labelled = [
+        (seconds, f"{data.get('role', '')}: {data.get('task', '')}".strip(": "))
+        for seconds, data in finished_tasks(events).values()
+    ]
+    return sorted(labelled, reverse=True)[:count]
 
 
 FLOOR_TASKS = (
@@ -132,11 +126,11 @@ FLOOR_TASKS = (
 )
 
 
-def floor_seconds(artifacts: str) -> float:
-    """Seconds spent inside kubeadm init, kubeadm join and the Ready wait, from the run's own
+def floor_seconds(events: list[dict]) -> float:
+    """Seconds spent inside kubeadm init, kubeadm join and the Ready waits, from the run's own
     events (parallel joins count once: the longest)."""
     per_task: dict[str, float] = {}
-    for event in run_events(artifacts):
+    for event in events:
         data = event.get("event_data", {})
         if event.get("event") == "runner_on_ok" and data.get("task") in FLOOR_TASKS:
             per_task[data["task"]] = max(per_task.get(data["task"], 0.0), data.get("duration", 0.0))
@@ -157,10 +151,10 @@ def p3() -> None:
             up = [str(BIN / "labctl"), "up", "--json", "--only"]
             prep, _ = timed([*up, "prepare,nfs"], lab.env())
             cluster, out = timed([*up, "cluster"], lab.env())
-            floor = floor_seconds(json.loads(out)["artifacts"])
-            slowest = slowest_tasks(json.loads(out)["artifacts"])
-            delivery = task_seconds(run_events(json.loads(out)["artifacts"]), "image_bundles")
-            delivery = task_seconds(run_events(json.loads(out)["artifacts"]), "image_bundles")
+            events = run_events(json.loads(out)["artifacts"])
+            floor = floor_seconds(events)
+            slowest = slowest_tasks(events)
+            delivery = task_seconds(events, "image_bundles")
             if floor <= 0:
                 raise SystemExit(f"P3: no {', '.join(FLOOR_TASKS)} events in that run")
             again, out = timed([*up, "prepare,nfs,cluster"], lab.env())
@@ -204,18 +198,28 @@ def run_events(artifacts: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in root.rglob("job_events/*.json")]
 
 
-def task_seconds(events: list[dict], where: str = "", name: str = "") -> float:
-    """Summed durations of the finished tasks whose file path contains ``where`` and whose name
-    contains ``name`` (one host per task: these run once)."""
-    per_task: dict[str, float] = {}
+def finished_tasks(events: list[dict]) -> dict[str, tuple[float, dict]]:
+    """Each finished task once (by its uuid): its longest host's duration and that event's data."""
+    per_task: dict[str, tuple[float, dict]] = {}
     for event in events:
         data = event.get("event_data", {})
         if event.get("event") not in ("runner_on_ok", "runner_on_failed", "runner_on_skipped"):
             continue
-        if where in data.get("task_path", "") and name.lower() in data.get("task", "").lower():
-            key = data.get("task_uuid", "") or data.get("task", "")
-            per_task[key] = max(per_task.get(key, 0.0), data.get("duration", 0.0) or 0.0)
-    return sum(per_task.values())
+        key = data.get("task_uuid", "") or data.get("task", "")
+        seconds = float(data.get("duration", 0.0) or 0.0)
+        if key not in per_task or seconds > per_task[key][0]:
+            per_task[key] = (seconds, data)
+    return per_task
+
+
+def task_seconds(events: list[dict], where: str = "", name: str = "") -> float:
+    """Summed durations of the finished tasks whose file path contains ``where`` and whose name
+    contains ``name`` (one host per task: these run once)."""
+    return sum(
+        seconds
+        for seconds, data in finished_tasks(events).values()
+        if where in data.get("task_path", "") and name.lower() in data.get("task", "").lower()
+    )
 
 
 def p4(env: dict[str, str]) -> list[str]:

@@ -527,7 +527,12 @@ def error_json(exc: LabctlError) -> str:
 def main() -> None:
     """Console entry point: one clear line and a defined exit code for every known failure."""
     try:
-        app()
+        try:
+            app()
+        except OSError as exc:  # a state or config folder that is read-only, full, a file...
+            from labctl.errors import os_error
+
+            raise os_error(exc) from None
     except LabctlError as exc:
         if wants_json(sys.argv[1:]):
             typer.echo(error_json(exc))
@@ -537,11 +542,3 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.secho("labctl: interrupted", fg="red", err=True)
         sys.exit(130)
-    except OSError as exc:  # a state or config folder that is read-only, full, a file...
-        from labctl.errors import os_error
-
-        error = os_error(exc)
-        if wants_json(sys.argv[1:]):
-            typer.echo(error_json(error))
-        typer.secho(f"labctl: {error}", fg="red", err=True)
-        sys.exit(error.exit_code)

@@ -129,11 +129,6 @@ class Cancellation:
                 signal.signal(sig, old)
 
 
-def ansible_env(known_hosts: Path | None = None) -> dict[str, str]:
-    """The environment Ansible runs with (see labctl.ansiblecfg)."""
-    return ansiblecfg.environment(known_hosts)
-
-
 RUN_NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-")
 DEFAULT_KEEP_RUNS = 20
 
@@ -340,7 +335,7 @@ def run(
         "project_dir": str(root / "playbooks"),
         "playbook": request.playbook,
         "extravars": extravars,
-        "envvars": ansible_env(),
+        "envvars": ansiblecfg.environment(),
         "suppress_env_files": True,
         "quiet": True,
         "event_handler": collector,

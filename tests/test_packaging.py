@@ -100,19 +100,19 @@ def test_init_then_use_it(installed, tmp_path):
 
 
 def test_macos_runner_environment(monkeypatch):
-    from labctl import runner
+    from labctl import ansiblecfg
 
     monkeypatch.setattr(sys, "platform", "darwin")
-    assert runner.ansible_env()["OBJC_DISABLE_INITIALIZE_FORK_SAFETY"] == "YES"
+    assert ansiblecfg.environment()["OBJC_DISABLE_INITIALIZE_FORK_SAFETY"] == "YES"
     monkeypatch.setattr(sys, "platform", "linux")
-    assert "OBJC_DISABLE_INITIALIZE_FORK_SAFETY" not in runner.ansible_env()
+    assert "OBJC_DISABLE_INITIALIZE_FORK_SAFETY" not in ansiblecfg.environment()
 
 
 def test_runner_environment_keeps_host_key_checking_on(tmp_path, monkeypatch):
-    from labctl import runner
+    from labctl import ansiblecfg
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    env = runner.ansible_env()
+    env = ansiblecfg.environment()
     assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     assert "StrictHostKeyChecking=yes" in env["ANSIBLE_SSH_ARGS"]
     assert str(tmp_path / "labctl" / "known_hosts") in env["ANSIBLE_SSH_ARGS"]
