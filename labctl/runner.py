@@ -175,10 +175,11 @@ def control_path_dir() -> Path:
     return Path(os.environ.get("ANSIBLE_SSH_CONTROL_PATH_DIR") or "~/.ansible/cp").expanduser()
 
 
-def close_ssh_masters(since: float) -> list[Path]:
-    """Ask every SSH master started since ``since`` (a run's start) to exit. ssh detaches its
-    ControlPersist master from Ansible's process group, so after Ctrl-C it would stay for 60 s."""
-    folder = control_path_dir()
+def close_ssh_masters(since: float, folder: Path | None = None) -> list[Path]:
+    """Ask every SSH master in ``folder`` (default: control_path_dir) started since ``since``
+    (a run's start) to exit. ssh detaches its ControlPersist master from Ansible's process
+    group, so after Ctrl-C it would stay for 60 s."""
+    folder = folder or control_path_dir()
     try:
         sockets = [p for p in folder.iterdir() if p.is_socket() and p.stat().st_mtime >= since]
     except OSError:

@@ -22,6 +22,8 @@ import pytest
 import yaml
 from demo_servers import MASTER, Servers, missing_tools
 
+from labctl import runner
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
@@ -75,15 +77,23 @@ def loopback_inventory(tmp_path: Path, servers: Servers) -> Path:
 
 
 @pytest.fixture
-def labctl(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    env = {**clirun.isolated_env(tmp_path), "NO_COLOR": "1"}
+def labctl(tmp_path: Path) -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
+    # the SSH masters of runs against the loopback sshd live here, and end with the test
+    control_dir = tmp_path / "cp"
+    control_dir.mkdir(mode=0o700)
+    env = {
+        **clirun.isolated_env(tmp_path),
+        "NO_COLOR": "1",
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
+    }
     work = tmp_path / "cwd"
     work.mkdir()
 
     def run(*args: str, timeout: float = 300, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return clirun.run(*args, env={**env, **extra_env}, cwd=work, timeout=timeout)
 
-    return run
+    yield run
+    runner.close_ssh_masters(0, folder=control_dir)
 
 
 @pytest.fixture
